@@ -1,0 +1,359 @@
+"""The ``walkout`` command: the only module that prints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from walkout.eval.scoring import RecordingScore, score_recording, summarise
+from walkout.recording import (
+    Receipt,
+    Recording,
+    RecordingError,
+    Store,
+    read_receipts,
+    read_recording,
+    write_receipts,
+)
+from walkout.sensing.model import ShelfEvent
+
+app = typer.Typer(
+    name="walkout",
+    help="Cashierless store platform: store recordings in, receipts out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Turn third-party store data into a walkout recording.")
+app.add_typer(import_app, name="import")
+
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn errors caused by bad input into one printed line and exit code 2."""
+    from walkout.importers.autocheckout import AutocheckoutImportError
+
+    try:
+        yield
+    except (RecordingError, AutocheckoutImportError) as error:
+        _fail(str(error))
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    )
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log decisions at INFO level.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- replay ----------------------------------------------------------------
+
+
+def _detect_with_progress(recording: Recording) -> list[ShelfEvent]:
+    from walkout.sensing.detector import (
+        DetectorParams,
+        detect_plate_changes,
+        group_changes,
+    )
+
+    params = DetectorParams()
+    plates = list(recording.weights.series())
+    changes = []
+    with _progress() as progress:
+        task = progress.add_task("Detecting shelf events", total=len(plates))
+        for series in plates:
+            changes.extend(detect_plate_changes(series, params))
+            progress.advance(task)
+    return group_changes(changes, recording.store, params)
+
+
+def _replay(recording: Recording) -> list[Receipt]:
+    from walkout.fusion import replay
+
+    events = _detect_with_progress(recording)
+    with errors.status(f"Assigning {len(events)} shelf events to shoppers"):
+        result = replay(recording, events=events)
+    return result.receipts
+
+
+def _read(path: Path) -> Recording:
+    with errors.status(f"Reading {path}"):
+        return read_recording(path)
+
+
+def _print_receipts(receipts: Sequence[Receipt], store: Store) -> None:
+    table = Table(title="Receipts", show_lines=True)
+    table.add_column("account")
+    table.add_column("items")
+    table.add_column("total", justify="right")
+    table.add_column("review")
+    currency = store.info.currency
+    for receipt in receipts:
+        lines = []
+        for line in receipt.items:
+            product = store.products.get(line.sku)
+            name = product.name if product else line.sku
+            flag = f" [yellow]({line.review_reason})[/]" if line.needs_review else ""
+            lines.append(f"{line.qty} x {name} @ {line.unit_price}{flag}")
+        table.add_row(
+            receipt.account,
+            "\n".join(lines) or "[dim]nothing[/]",
+            f"{receipt.total} {currency}",
+            "[yellow]needs review[/]" if receipt.needs_review else "ok",
+        )
+    console.print(table)
+
+
+@app.command()
+def replay(
+    recording: Annotated[Path, typer.Argument(help="Recording directory.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write receipts.json.")
+    ] = Path("receipts.json"),
+) -> None:
+    """Replay a store recording and write one receipt per account."""
+    with _user_errors():
+        loaded = _read(recording)
+        receipts = _replay(loaded)
+        write_receipts(receipts, out)
+    _print_receipts(receipts, loaded.store)
+    console.print(f"Wrote {len(receipts)} receipts to {out}")
+
+
+# --- evaluate --------------------------------------------------------------
+
+
+def _print_score(score: RecordingScore) -> None:
+    table = Table(title="Per-account differences")
+    table.add_column("account")
+    table.add_column("missing (false negatives)")
+    table.add_column("extra (false positives)")
+    for diff in score.accounts:
+        if diff.exact:
+            table.add_row(diff.account, "[green]exact[/]", "")
+            continue
+        table.add_row(
+            diff.account,
+            ", ".join(f"{qty} x {sku}" for sku, qty in diff.missing.items()),
+            ", ".join(f"{qty} x {sku}" for sku, qty in diff.extra.items()),
+        )
+    console.print(table)
+    console.print(
+        f"TP={score.tp} FP={score.fp} FN={score.fn} "
+        f"exact={score.exact_accounts}/{len(score.accounts)} "
+        f"review={score.review_visits}/{score.visits}"
+    )
+    console.print(f"f1={score.f1:.4f}")
+
+
+@app.command()
+def evaluate(
+    recording: Annotated[Path, typer.Argument(help="Recording with truth.json.")],
+    receipts: Annotated[Path, typer.Argument(help="receipts.json from replay.")],
+) -> None:
+    """Score receipts against a recording's truth (mean F1 as the format defines)."""
+    with _user_errors():
+        loaded = _read(recording)
+        if loaded.truth is None:
+            _fail(f"{recording}: has no truth.json; evaluation needs the true receipts")
+        predicted = read_receipts(receipts)
+    _print_score(score_recording(loaded.truth, predicted))
+
+
+# --- plot ------------------------------------------------------------------
+
+
+@app.command()
+def plot(
+    recording: Annotated[Path, typer.Argument(help="Recording directory.")],
+    plate: Annotated[
+        list[str], typer.Option("--plate", "-p", help="Plate id; repeat for more.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")],
+) -> None:
+    """Draw plates' weight traces with the detected shelf events marked."""
+    from walkout.plots import plot_plate_trace, plot_plates
+    from walkout.sensing.detector import DetectorParams, detect_plate_changes
+
+    with _user_errors():
+        loaded = _read(recording)
+        unknown = [p for p in plate if p not in loaded.store.plates]
+        if unknown:
+            _fail(
+                f"{recording}: plate {unknown[0]!r} is not in store.json; "
+                "plate ids look like "
+                f"{next(iter(loaded.store.plates))!r}"
+            )
+        series = [loaded.weights.for_plate(plate_id) for plate_id in plate]
+        empty = [s.plate for s in series if len(s.t) == 0]
+        if empty:
+            _fail(f"{recording}: plate {empty[0]!r} has no readings in weights.csv")
+    params = DetectorParams()
+    changes = {s.plate: detect_plate_changes(s, params) for s in series}
+    if len(series) == 1:
+        plot_plate_trace(series[0], changes[series[0].plate], out)
+    else:
+        plot_plates(series, changes, out)
+    found = sum(len(c) for c in changes.values())
+    console.print(f"Wrote {out} ({found} changes marked)")
+
+
+# --- import ----------------------------------------------------------------
+
+
+@import_app.command("autocheckout")
+def import_autocheckout(
+    src: Annotated[
+        Path, typer.Argument(help="A NanoStore test-case folder with weight_csv/.")
+    ],
+    out: Annotated[Path, typer.Argument(help="Recording directory to write.")],
+    store_meta: Annotated[
+        Path | None,
+        typer.Option(help="store_meta folder; default: SRC/../store_meta."),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Hand labels (v14.json); default: SRC/../ground_truth_cmu."),
+    ] = None,
+) -> None:
+    """Import an AiFi NanoStore (AutoCheckout 2020) test case as a recording."""
+    from walkout.importers import autocheckout
+
+    with _user_errors(), _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = autocheckout.import_autocheckout(
+            src, out, store_meta=store_meta, labels=labels, progress=report
+        )
+    _print_import_report(result)
+    console.print(f"Wrote recording to {out}")
+
+
+def _print_import_report(report: object) -> None:
+    table = Table(title="Import", show_header=False)
+    for name, value in vars(report).items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+        elif isinstance(value, list | tuple):
+            value = "\n".join(str(v) for v in value) or "none"
+        table.add_row(name.replace("_", " "), str(value))
+    console.print(table)
+
+
+# --- simulate and demo -----------------------------------------------------
+
+
+def _scenario_names() -> list[str]:
+    from walkout.sim import SCENARIOS
+
+    return sorted(SCENARIOS)
+
+
+def _check_scenario(name: str) -> str:
+    names = _scenario_names()
+    if name not in names:
+        raise typer.BadParameter(f"unknown scenario {name!r}; choose one of {names}")
+    return name
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Recording directory to write.")],
+    scenario: Annotated[
+        str,
+        typer.Option(help="Scenario name.", callback=_check_scenario),
+    ] = "single",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same store.")] = 0,
+) -> None:
+    """Simulate shoppers in the built-in store and write a recording with truth."""
+    from walkout.sim import simulate_to
+
+    with errors.status(f"Simulating scenario {scenario!r} with seed {seed}"):
+        recording = simulate_to(out, scenario, seed)
+    _print_simulation(recording, out)
+
+
+def _print_simulation(recording: Recording, out: Path) -> None:
+    start, end = recording.weights.time_span
+    accounts = {gate.account for gate in recording.gates if gate.account}
+    console.print(
+        f"Wrote {out}: {len(recording.store.plates)} plates, "
+        f"{len(recording.weights):,} load-cell readings over {end - start:.0f} s, "
+        f"{len(accounts)} accounts"
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option(help="Where to write the simulated recording.")
+    ] = Path("out/demo"),
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 7,
+) -> None:
+    """Simulate a busy spell in the built-in store, replay it and score it."""
+    from walkout.sim import simulate_to
+
+    with errors.status("Simulating shoppers in the built-in store"):
+        recording = simulate_to(out, "demo", seed)
+    _print_simulation(recording, out)
+
+    loaded = _read(out)
+    receipts = _replay(loaded)
+    write_receipts(receipts, out / "receipts.json")
+    _print_receipts(receipts, loaded.store)
+
+    assert loaded.truth is not None, "the simulator always writes truth.json"
+    score = score_recording(loaded.truth, receipts)
+    _print_score(score)
+    summary = summarise([score])
+    console.print(
+        f"Accuracy: F1 {summary.mean_f1:.3f}, exact receipts "
+        f"{summary.exact_receipt_rate:.0%}, visits sent to review "
+        f"{summary.review_rate:.0%}"
+    )
