@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,8 @@ app = typer.Typer(
 )
 import_app = typer.Typer(help="Turn third-party store data into a walkout recording.")
 app.add_typer(import_app, name="import")
+bench_app = typer.Typer(help="Measure accuracy on simulated stores.")
+app.add_typer(bench_app, name="bench")
 
 console = Console()
 errors = Console(stderr=True)
@@ -357,3 +360,53 @@ def demo(
         f"{summary.exact_receipt_rate:.0%}, visits sent to review "
         f"{summary.review_rate:.0%}"
     )
+
+
+# --- bench -----------------------------------------------------------------
+
+
+@bench_app.command("accuracy")
+def bench_accuracy(
+    seeds: Annotated[int, typer.Option(help="Seeds per scenario.", min=1)] = 20,
+    first_seed: Annotated[
+        int, typer.Option(help="First seed; the tests use seeds below 1000.")
+    ] = 1000,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="Scenario to run; repeat for more. Default: all."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes; default: one per core.", min=1)
+    ] = max(1, os.cpu_count() or 1),
+) -> None:
+    """Run every scenario over many seeds and print F1, exact and review rates."""
+    from walkout.eval.accuracy import RunScore, run_accuracy, summarise_runs
+
+    names = [_check_scenario(name) for name in scenario] if scenario else None
+    names = names or _scenario_names()
+    seed_range = range(first_seed, first_seed + seeds)
+
+    with _progress() as progress:
+        task = progress.add_task("Simulating and replaying", total=len(names) * seeds)
+
+        def advance(_: RunScore) -> None:
+            progress.advance(task)
+
+        runs = run_accuracy(names, seed_range, workers=workers, on_result=advance)
+
+    table = Table(title=f"Accuracy over seeds {first_seed}..{first_seed + seeds - 1}")
+    for column in ("scenario", "runs", "mean F1", "exact receipts", "to review"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for row in summarise_runs(runs):
+        summary = row.summary
+        table.add_row(
+            row.scenario,
+            str(summary.recordings),
+            f"{summary.mean_f1:.4f}",
+            f"{summary.exact_receipt_rate:.1%}",
+            f"{summary.review_rate:.1%}",
+        )
+    console.print(table)
+    failures = [run for run in runs if run.score.f1 < 1.0]
+    for run in failures[:20]:
+        console.print(f"F1 {run.score.f1:.3f}: {run.scenario} seed {run.seed}")

@@ -85,7 +85,7 @@ def test_receipts_layout(tmp_path: Path) -> None:
         "account": "acct-9",
         "tracks": ["p9"],
         "items": [],
-        "total": "0",
+        "total": "0.00",
         "needs_review": False,
     }
 

@@ -244,7 +244,9 @@ class Receipt:
 
     @property
     def total(self) -> Decimal:
-        return sum((line.unit_price * line.qty for line in self.items), Decimal(0))
+        return sum(
+            (line.unit_price * line.qty for line in self.items), Decimal("0.00")
+        )
 
     @property
     def needs_review(self) -> bool:
