@@ -244,9 +244,7 @@ class Receipt:
 
     @property
     def total(self) -> Decimal:
-        return sum(
-            (line.unit_price * line.qty for line in self.items), Decimal("0.00")
-        )
+        return sum((line.unit_price * line.qty for line in self.items), Decimal("0.00"))
 
     @property
     def needs_review(self) -> bool:
