@@ -411,3 +411,46 @@ def bench_accuracy(
     failures = [run for run in runs if run.score.f1 < 1.0]
     for run in failures[:20]:
         console.print(f"F1 {run.score.f1:.3f}: {run.scenario} seed {run.seed}")
+
+
+# --- noise -----------------------------------------------------------------
+
+
+@app.command()
+def noise(
+    recording: Annotated[Path, typer.Argument(help="Recording directory.")],
+) -> None:
+    """Measure load-cell noise, drift, spikes and neighbour coupling of a recording."""
+    from walkout.sensing.noise_stats import measure_noise
+
+    with _user_errors():
+        loaded = _read(recording)
+    with errors.status("Measuring plate noise"):
+        stats = measure_noise(list(loaded.weights.series()), store=loaded.store)
+
+    table = Table(title=f"Load-cell noise of {len(stats.plates)} live plates")
+    table.add_column("quantity")
+    table.add_column("p10", justify="right")
+    table.add_column("median", justify="right")
+    table.add_column("p90", justify="right")
+    rows = [
+        ("white noise sd (g)", stats.noise_sd_percentiles()),
+        ("absolute drift (g/min)", stats.drift_percentiles()),
+        ("unsettled share of time", stats.unsettled_percentiles()),
+    ]
+    for name, (p10, p50, p90) in rows:
+        table.add_row(name, f"{p10:.3g}", f"{p50:.3g}", f"{p90:.3g}")
+    console.print(table)
+    sizes = sorted(stats.spike_sizes_g)
+    median_spike = sizes[len(sizes) // 2] if sizes else float("nan")
+    console.print(
+        f"dead plates: {len(stats.dead_plates)}; spikes: "
+        f"{stats.spikes_per_plate_min:.2f} per plate-minute, median size "
+        f"{median_spike:.1f} g; sample interval {stats.sample_interval_s * 1000:.2f} ms"
+        f" (sd {stats.interval_sd_s * 1000:.2f} ms)"
+    )
+    for shift in stats.neighbour_shifts:
+        console.print(
+            f"neighbour {shift.neighbour} moved {shift.shift_g:+.1f} g while "
+            f"{shift.plate} changed {shift.change_g:+.1f} g ({shift.ratio:.1%})"
+        )
