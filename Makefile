@@ -2,26 +2,36 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The demo needs only the light core; the tests also install the perception
+# extra (torch, mediapipe, ONNX Runtime), which takes a few minutes.
+CORE := $(VENV)/.installed-core
+FULL := $(VENV)/.installed-full
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 .PHONY: demo test lint typecheck venv clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	$(PIP) --upgrade pip==25.3
 
-venv: $(STAMP)
+$(CORE): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(CORE)
 
-demo: $(STAMP)
+$(FULL): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev,perception]'
+	touch $(CORE) $(FULL)
+
+venv: $(FULL)
+
+demo: $(CORE)
 	$(BIN)/walkout demo
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 
-typecheck: $(STAMP)
+typecheck: $(FULL)
 	$(BIN)/mypy
 
 test: lint typecheck
