@@ -95,21 +95,16 @@ def main(
 
 
 def _detect_with_progress(recording: Recording) -> list[ShelfEvent]:
-    from walkout.sensing.detector import (
-        DetectorParams,
-        detect_plate_changes,
-        group_changes,
-    )
+    from walkout.sensing.detector import detect_events
 
-    params = DetectorParams()
-    plates = list(recording.weights.series())
-    changes = []
+    plates = sum(1 for _ in recording.weights.series())
     with _progress() as progress:
-        task = progress.add_task("Detecting shelf events", total=len(plates))
-        for series in plates:
-            changes.extend(detect_plate_changes(series, params))
-            progress.advance(task)
-    return group_changes(changes, recording.store, params)
+        task = progress.add_task("Detecting shelf events", total=plates)
+        return detect_events(
+            recording.weights,
+            recording.store,
+            progress=lambda: progress.advance(task),
+        )
 
 
 def _replay(recording: Recording) -> list[Receipt]:

@@ -1,7 +1,10 @@
 """Columnar CSV reading and writing with errors that name the file and line.
 
 Every column is read as text by ``pyarrow.csv`` and converted afterwards with
-``pyarrow.compute``. The first value that fails to convert is located by
+``pyarrow.compute``, which rejects the surrounding spaces that the CSV
+reader's own number parsing would accept. A column of few distinct values
+(such as plate ids) may be read dictionary-encoded, so that each distinct
+value is stored once per chunk. The first value that fails to convert is located by
 bisecting the column with the same cast, so the reported value is exactly the
 one the parser rejected. Blank lines are kept as rows while reading, so data
 row ``i`` (0-based) is always on line ``i + 2`` of the file (line 1 is the
@@ -13,7 +16,8 @@ from __future__ import annotations
 import csv
 import gzip
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +33,10 @@ from walkout.recording.model import FloatArray
 logger = logging.getLogger(__name__)
 
 ObjectArray = npt.NDArray[np.object_]
+
+# Type of a column read with ``dictionary_columns``: int32 indices into the
+# distinct strings of one chunk.
+DICTIONARY_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 # Characters that force a CSV field into quotes.
 _NEEDS_QUOTES = r'[,"\r\n]'
@@ -118,7 +126,7 @@ class CsvTable:
         return RecordingError(self.file, problem, line=line, hint=hint)
 
     def text(self, column: str) -> pa.ChunkedArray:
-        """Return ``column`` as an arrow string array."""
+        """Return ``column`` as read: strings, or ``DICTIONARY_TEXT`` chunks."""
         return self.table.column(column)
 
     def objects(self, column: str) -> ObjectArray:
@@ -162,7 +170,7 @@ class CsvTable:
         """Parse ``column`` as finite float64 values, optionally within bounds."""
         values = self.text(column)
         try:
-            parsed = pc.cast(values, pa.float64())
+            numbers = _cast_float64(values)
         except pa.ArrowInvalid:
             row = _first_unparsable(values.combine_chunks())
             raise self.error(
@@ -171,7 +179,6 @@ class CsvTable:
                 hint="write a decimal number",
             ) from None
 
-        numbers: FloatArray = parsed.to_numpy()
         finite = np.isfinite(numbers)
         if not finite.all():
             row = int(np.argmin(finite))
@@ -190,6 +197,9 @@ class CsvTable:
         minimum: float | None,
         maximum: float | None,
     ) -> None:
+        if minimum is None and maximum is None:
+            # Finite numbers always lie within (-inf, inf).
+            return
         low = -np.inf if minimum is None else minimum
         high = np.inf if maximum is None else maximum
         outside = (numbers < low) | (numbers > high)
@@ -206,6 +216,41 @@ def first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
     """Return the index of the first true value of a boolean array, or None."""
     index = int(pc.index(mask, True).as_py())
     return None if index < 0 else index
+
+
+def for_each_chunk(column: pa.ChunkedArray, work: Callable[[int, int], None]) -> None:
+    """Call ``work(chunk index, first row of the chunk)`` for every chunk.
+
+    Chunks run in parallel on arrow's CPU count, so ``work`` should spend its
+    time in arrow or numpy calls that release the GIL. The first exception
+    raised by ``work`` propagates.
+    """
+    lengths = [len(chunk) for chunk in column.chunks]
+    starts = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))[:-1]
+    workers = min(pa.cpu_count(), len(lengths))
+    if workers < 2:
+        for index, start in enumerate(starts.tolist()):
+            work(index, start)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # list() waits for every chunk and re-raises the first failure.
+        list(pool.map(work, range(len(lengths)), starts.tolist()))
+
+
+def _cast_float64(values: pa.ChunkedArray) -> FloatArray:
+    """Cast a text column to float64 values in one numpy array, chunks in parallel.
+
+    Raises ``pa.ArrowInvalid`` as ``pc.cast`` does when a value does not parse.
+    """
+    numbers: FloatArray = np.empty(len(values), dtype=np.float64)
+    chunks = values.chunks
+
+    def cast_chunk(index: int, start: int) -> None:
+        parsed = pc.cast(chunks[index], pa.float64())
+        numbers[start : start + len(parsed)] = parsed.to_numpy(zero_copy_only=False)
+
+    for_each_chunk(values, cast_chunk)
+    return numbers
 
 
 def _parses(values: pa.Array) -> bool:
@@ -229,15 +274,35 @@ def _first_unparsable(values: pa.Array) -> int:
     return low
 
 
+def _equal_empty(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if not pa.types.is_dictionary(column.type):
+        return pc.equal(column, "")
+    # Compare each chunk's few distinct strings, then spread the result by index.
+    chunks = [
+        pc.take(pc.equal(chunk.dictionary, ""), chunk.indices)
+        for chunk in column.chunks
+    ]
+    return pa.chunked_array(chunks, type=pa.bool_())
+
+
 def _blank_rows(table: pa.Table) -> npt.NDArray[np.bool_]:
     blank = pa.chunked_array([np.ones(table.num_rows, dtype=bool)])
     for column in table.columns:
-        blank = pc.and_(blank, pc.equal(column, ""))
+        blank = pc.and_(blank, _equal_empty(column))
+        if not pc.any(blank).as_py():
+            # A row is blank only when every column is empty.
+            return np.zeros(table.num_rows, dtype=bool)
     result: npt.NDArray[np.bool_] = blank.to_numpy()
     return result
 
 
-def _parse_table(file: Path, columns: Sequence[str], *, threads: bool) -> pa.Table:
+def _parse_table(
+    file: Path,
+    columns: Sequence[str],
+    *,
+    threads: bool,
+    dictionary_columns: Sequence[str] = (),
+) -> pa.Table:
     bad_rows: list[pcsv.InvalidRow] = []
 
     def keep_bad_row(row: pcsv.InvalidRow) -> str:
@@ -248,7 +313,10 @@ def _parse_table(file: Path, columns: Sequence[str], *, threads: bool) -> pa.Tab
         ignore_empty_lines=False, invalid_row_handler=keep_bad_row
     )
     convert_options = pcsv.ConvertOptions(
-        column_types={name: pa.string() for name in columns},
+        column_types={
+            name: DICTIONARY_TEXT if name in dictionary_columns else pa.string()
+            for name in columns
+        },
         include_columns=list(columns),
         null_values=[],
         strings_can_be_null=False,
@@ -271,7 +339,9 @@ def _parse_table(file: Path, columns: Sequence[str], *, threads: bool) -> pa.Tab
     if bad_rows:
         if bad_rows[0].number is None and threads:
             # The threaded parser does not count lines, so parse again to get one.
-            return _parse_table(file, columns, threads=False)
+            return _parse_table(
+                file, columns, threads=False, dictionary_columns=dictionary_columns
+            )
         first = bad_rows[0]
         raise RecordingError(
             file,
@@ -283,14 +353,20 @@ def _parse_table(file: Path, columns: Sequence[str], *, threads: bool) -> pa.Tab
     return table
 
 
-def read_csv_table(file: Path, columns: Sequence[str]) -> CsvTable:
+def read_csv_table(
+    file: Path, columns: Sequence[str], *, dictionary_columns: Sequence[str] = ()
+) -> CsvTable:
     """Read the ``columns`` of a CSV file (``.gz`` allowed) as text columns.
 
-    Extra columns are ignored. Blank lines at the end are dropped, and a blank
-    line before the last data row is rejected.
+    Columns named in ``dictionary_columns`` are read as ``DICTIONARY_TEXT``,
+    which saves memory and time when they repeat few distinct values. Extra
+    columns are ignored. Blank lines at the end are dropped, and a blank line
+    before the last data row is rejected.
     """
     _check_header(file, _read_header(file), columns)
-    table = _parse_table(file, columns, threads=True)
+    table = _parse_table(
+        file, columns, threads=True, dictionary_columns=dictionary_columns
+    )
 
     blank = _blank_rows(table)
     if blank.any():

@@ -21,6 +21,7 @@ from walkout.recording._csv import (
     data_line,
     find_csv,
     first_true,
+    for_each_chunk,
     read_csv_table,
 )
 from walkout.recording._json import JsonObject, load_json
@@ -127,7 +128,7 @@ def read_weights(file: Path, plate_ids: tuple[str, ...]) -> WeightReadings:
 
     Rows of one plate keep their file order (a stable sort by plate index).
     """
-    table = read_csv_table(file, WEIGHT_COLUMNS)
+    table = read_csv_table(file, WEIGHT_COLUMNS, dictionary_columns=("plate",))
     if len(table) == 0:
         raise RecordingError(
             file,
@@ -138,12 +139,12 @@ def read_weights(file: Path, plate_ids: tuple[str, ...]) -> WeightReadings:
     g = table.floats("g")
     plate = _plate_indices(table, plate_ids)
 
-    # Group by plate. The sort is skipped when the file is grouped already.
+    # Group by plate. The sort is skipped when the file is grouped already,
+    # and then row i is still data row i (order None).
+    order: npt.NDArray[np.intp] | None = None
     if np.any(plate[1:] < plate[:-1]):
         order = np.argsort(plate, kind="stable")
         t, g, plate = t[order], g[order], plate[order]
-    else:
-        order = np.arange(len(table))
 
     _check_time_order(file, t, plate, order, plate_ids)
     return WeightReadings(plate_ids=plate_ids, t=t, plate=plate, g=g)
@@ -152,7 +153,22 @@ def read_weights(file: Path, plate_ids: tuple[str, ...]) -> WeightReadings:
 def _plate_indices(table: CsvTable, plate_ids: tuple[str, ...]) -> IntArray:
     names = table.text("plate")
     known = pa.array(list(plate_ids), type=pa.string())
-    indices = pc.index_in(names, value_set=known)
+    if pa.types.is_dictionary(names.type):
+        # Look up each chunk's distinct names once, then spread them by index.
+        lookups = [
+            pc.index_in(chunk.dictionary, value_set=known) for chunk in names.chunks
+        ]
+        if all(lookup.null_count == 0 for lookup in lookups):
+            return _spread_lookups(names, lookups)
+        indices = pa.chunked_array(
+            [
+                pc.take(lookup, chunk.indices)
+                for lookup, chunk in zip(lookups, names.chunks, strict=True)
+            ],
+            type=pa.int32(),
+        )
+    else:
+        indices = pc.index_in(names, value_set=known)
     row = first_true(pc.is_null(indices))
     if row is not None:
         raise table.error(
@@ -164,19 +180,39 @@ def _plate_indices(table: CsvTable, plate_ids: tuple[str, ...]) -> IntArray:
     return result
 
 
+def _spread_lookups(names: pa.ChunkedArray, lookups: list[pa.Array]) -> IntArray:
+    """Return the plate index of every row from each chunk's dictionary lookup."""
+    result: IntArray = np.empty(len(names), dtype=np.int32)
+    chunks = names.chunks
+
+    def spread_chunk(index: int, start: int) -> None:
+        lookup = lookups[index].to_numpy(zero_copy_only=False).astype(np.int32)
+        codes = chunks[index].indices.to_numpy(zero_copy_only=False)
+        # Dictionary codes are always in range, so "clip" never changes one,
+        # and unlike the default mode it writes into ``out`` without a buffer.
+        np.take(lookup, codes, out=result[start : start + len(codes)], mode="clip")
+
+    for_each_chunk(names, spread_chunk)
+    return result
+
+
 def _check_time_order(
     file: Path,
     t: FloatArray,
     plate: IntArray,
-    order: npt.NDArray[np.intp],
+    order: npt.NDArray[np.intp] | None,
     plate_ids: tuple[str, ...],
 ) -> None:
-    backwards = (np.diff(t) < 0) & (plate[1:] == plate[:-1])
-    if not backwards.any():
+    # Time usually goes back where one plate's rows end and the next plate's
+    # begin, so the comparison finds a few candidates and only those are
+    # checked for being on the same plate.
+    candidates = np.flatnonzero(t[1:] < t[:-1])
+    backwards = candidates[plate[candidates + 1] == plate[candidates]]
+    if backwards.size == 0:
         return
-    later = int(np.argmax(backwards)) + 1
-    line = data_line(int(order[later]))
-    earlier_line = data_line(int(order[later - 1]))
+    later = int(backwards[0]) + 1
+    line = data_line(later if order is None else int(order[later]))
+    earlier_line = data_line(later - 1 if order is None else int(order[later - 1]))
     raise RecordingError(
         file,
         f"time runs backwards on plate {plate_ids[plate[later]]!r}: "

@@ -35,6 +35,9 @@ the plate's noise (here the median rolling deviation of the whole series).
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from itertools import pairwise
 
@@ -176,12 +179,30 @@ class PlateAnalysis:
 
 
 def detect_events(
-    weights: WeightReadings, store: Store, params: DetectorParams = DetectorParams()
+    weights: WeightReadings,
+    store: Store,
+    params: DetectorParams = DetectorParams(),
+    *,
+    workers: int | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> list[ShelfEvent]:
-    """Detect plate changes on every plate and group them into shelf events."""
+    """Detect plate changes on every plate and group them into shelf events.
+
+    Plates are analysed on ``workers`` threads (default: the CPU count).
+    Most of the work is in numpy calls that release the GIL, so the threads
+    overlap, and the result is the same as one plate after the other.
+    ``progress`` is called once per plate, in plate order, as its changes
+    arrive.
+    """
     changes: list[PlateChange] = []
-    for series in weights.series():
-        changes.extend(detect_plate_changes(series, params))
+    threads = workers if workers is not None else os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for plate_changes in pool.map(
+            lambda series: detect_plate_changes(series, params), weights.series()
+        ):
+            changes.extend(plate_changes)
+            if progress is not None:
+                progress()
     events = group_changes(changes, store, params)
     logger.info(
         "detected %d plate changes in %d shelf events over %d readings",
