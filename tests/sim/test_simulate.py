@@ -7,16 +7,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sim_checks import account_of_tracks, events_of, level_changes, net_receipts
 
-from walkout.recording.model import Recording, Store, TruthEvent
+from walkout.recording.model import Store
 from walkout.sim import SCENARIOS, builtin_store, simulate, simulate_rendered
-from walkout.sim.loadcell import LoadEvent
 from walkout.sim.poses import PoseModel, true_joints
 from walkout.sim.render import Rendered
 from walkout.sim.timeline import MotionModel, StoreGeometry
 
 SEED = 7
 BASE_SCENARIOS = ["single", "multi", "group", "putback", "demo"]
+HARD_SCENARIOS = [
+    "multi_unit",
+    "putback_same",
+    "misplaced",
+    "adjacent",
+    "same_plate",
+    "group3",
+    "staff_restock",
+    "lookalike",
+    "lean",
+    "sensor_faults",
+    "lost_track",
+    "no_purchase",
+    "crowd",
+    "handover",
+    "spanning",
+    "mixed",
+]
+ALL_SCENARIOS = BASE_SCENARIOS + HARD_SCENARIOS
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +45,15 @@ def store() -> Store:
 
 @pytest.fixture(scope="module")
 def rendered(store: Store) -> dict[str, Rendered]:
-    return {name: simulate_rendered(store, name, SEED) for name in BASE_SCENARIOS}
+    return {name: simulate_rendered(store, name, SEED) for name in ALL_SCENARIOS}
 
 
-def _events_of(rendered: Rendered, event: TruthEvent) -> list[LoadEvent]:
-    return [load for load in rendered.load_events if abs(load.t_mid - event.t) < 0.002]
+def test_registry_has_all_scenarios() -> None:
+    assert set(ALL_SCENARIOS) == set(SCENARIOS)
 
 
-def _level(
-    recording: Recording, plate: str, start: float, end: float
-) -> tuple[float, float]:
-    series = recording.weights.for_plate(plate)
-    window = series.g[(series.t >= start) & (series.t <= end)]
-    median = float(np.median(window))
-    spread = 1.4826 * float(np.median(np.abs(window - median)))
-    return median, spread
-
-
-def test_registry_has_base_scenarios() -> None:
-    assert set(BASE_SCENARIOS) <= set(SCENARIOS)
-
-
-@pytest.mark.parametrize("name", BASE_SCENARIOS)
-def test_truth_matches_weight_changes(
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_truth_matches_moved_units(
     name: str, rendered: dict[str, Rendered], store: Store
 ) -> None:
     result = rendered[name]
@@ -57,35 +62,48 @@ def test_truth_matches_weight_changes(
     assert recording.truth.events
 
     for event, units in zip(recording.truth.events, result.moved_units, strict=True):
-        loads = _events_of(result, event)
+        loads = events_of(result, event)
         assert loads, f"no load change for {event}"
-        touch = min(load.t_touch for load in loads)
-        settled = max(load.t_settled for load in loads)
-
-        measured = 0.0
-        noise = 0.0
-        for plate in {load.plate for load in loads}:
-            before, spread_before = _level(recording, plate, touch - 0.5, touch - 0.05)
-            after, spread_after = _level(
-                recording, plate, settled + 0.05, settled + 0.5
-            )
-            measured += after - before
-            noise = max(noise, spread_before, spread_after)
-
         product = store.products[event.sku]
-        expected = (
-            event.qty * product.unit_weight_g * (1 if event.action == "put" else -1)
-        )
+        sign = 1 if event.action == "put" else -1
         spread = (product.unit_weight_sd_g or 0.0) * math.sqrt(event.qty)
-        tolerance = 0.10 * abs(expected) + 4 * spread + 4 * noise + 2.0
-        assert abs(measured - expected) <= tolerance, (event, measured, expected)
-        assert sum(unit.weight_g for unit in units) == pytest.approx(
-            abs(expected), abs=4 * spread + 1e-6
-        )
+        total = sum(unit.weight_g for unit in units)
+        change = sum(load.delta_g for load in loads) * sign
+
+        assert len(units) == event.qty
         assert all(unit.sku == event.sku for unit in units)
+        assert total == pytest.approx(event.qty * product.unit_weight_g, abs=5 * spread)
+        # Neighbours move by 1-2 % of the change, with the same sign.
+        assert change >= total * 0.999
+        assert change <= total * 1.09
 
 
-@pytest.mark.parametrize("name", BASE_SCENARIOS)
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_truth_matches_weight_streams(name: str, rendered: dict[str, Rendered]) -> None:
+    result = rendered[name]
+    recording = result.recording
+    assert recording.truth is not None
+    checked = 0
+
+    for event in recording.truth.events:
+        changes = level_changes(result, event)
+        if changes is None:
+            continue
+        checked += 1
+        for change in changes:
+            tolerance = (
+                0.06 * abs(change.expected_g)
+                + 4 * change.noise_g
+                + 2.0
+                + 0.3 * change.span_s
+            )
+            error = abs(change.measured_g - change.expected_g)
+            assert error <= tolerance, (event, change)
+
+    assert checked >= 0.5 * len(recording.truth.events)
+
+
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
 def test_truth_plate_carries_most_weight(
     name: str, rendered: dict[str, Rendered]
 ) -> None:
@@ -93,12 +111,25 @@ def test_truth_plate_carries_most_weight(
     assert result.recording.truth is not None
 
     for event in result.recording.truth.events:
-        loads = _events_of(result, event)
+        loads = events_of(result, event)
         heaviest = max(loads, key=lambda load: abs(load.delta_g))
         assert heaviest.plate == event.plate
 
 
-@pytest.mark.parametrize("name", BASE_SCENARIOS)
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_truth_receipts_follow_policy(
+    name: str, rendered: dict[str, Rendered], store: Store
+) -> None:
+    recording = rendered[name].recording
+    assert recording.truth is not None
+    receipts = {receipt.account: receipt.items for receipt in recording.truth.receipts}
+
+    assert receipts == net_receipts(rendered[name], store)
+    assert len(receipts) == len(recording.truth.receipts)
+    assert not set(receipts) & store.staff_accounts
+
+
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
 def test_wrist_at_plate_front_during_events(
     name: str, rendered: dict[str, Rendered], store: Store
 ) -> None:
@@ -123,7 +154,7 @@ def test_wrist_at_plate_front_during_events(
         assert min(distances) <= 0.15, (event, distances)
 
 
-@pytest.mark.parametrize("name", BASE_SCENARIOS)
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
 def test_poses_rate_gaps_and_scores(name: str, rendered: dict[str, Rendered]) -> None:
     recording = rendered[name].recording
     poses = recording.poses
@@ -132,17 +163,57 @@ def test_poses_rate_gaps_and_scores(name: str, rendered: dict[str, Rendered]) ->
     assert poses.score.min() >= 0.0
     assert poses.score.max() <= 1.0
 
-    enters = {gate.track: gate.t for gate in recording.gates if gate.action == "enter"}
-    exits = {gate.track: gate.t for gate in recording.gates if gate.action == "exit"}
+    # Each reported track id spans from its entry or reappearance to the next.
+    spans: dict[str, tuple[float, float]] = {}
+    for timeline in rendered[name].timelines:
+        starts = [timeline.enter_t] + [start for start, _ in timeline.labels]
+        ends = [start for start, _ in timeline.labels] + [timeline.exit_t]
+        for track, start, end in zip(timeline.tracks, starts, ends, strict=True):
+            spans[track] = (start, end)
     missing = 0
     for track in np.unique(poses.track):
+        start, end = spans[str(track)]
         for joint in ("head", "left_wrist", "right_wrist"):
             times = poses.t[(poses.track == track) & (poses.joint == joint)]
             assert np.all(np.diff(times) >= 1 / 15 - 1e-6)
-            frames = math.floor((exits[track] - enters[track]) * 15)
+            frames = math.floor((end - start) * 15)
             missing += frames - times.size
             assert times.size <= frames + 1
     assert missing > 0
+
+
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_gates_name_known_tracks(name: str, rendered: dict[str, Rendered]) -> None:
+    recording = rendered[name].recording
+    timelines = rendered[name].timelines
+    accounts = account_of_tracks(rendered[name])
+    enters = [gate for gate in recording.gates if gate.action == "enter"]
+    exits = [gate for gate in recording.gates if gate.action == "exit"]
+
+    assert {gate.track for gate in enters} == {t.plan.track for t in timelines}
+    assert all(accounts[gate.track] == gate.account for gate in enters)
+    assert {gate.track for gate in exits} == {t.tracks[-1] for t in timelines}
+
+
+@pytest.mark.parametrize("name", ALL_SCENARIOS)
+def test_accounts_never_share_a_change(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
+    # Load changes of two accounts on one plate, from touch until rest, stay
+    # 0.3 s apart, so the weight streams can tell them apart.
+    reaches = [
+        reach
+        for timeline in rendered[name].timelines
+        for reach in timeline.reaches
+        if reach.plate is not None
+    ]
+    for first in reaches:
+        for second in reaches:
+            if first.account == second.account or first.plate != second.plate:
+                continue
+            if first.t_touch > second.t_touch:
+                continue
+            assert first.t_settled + 0.3 <= second.t_touch, (first, second)
 
 
 def test_pose_noise_at_least_five_cm(rendered: dict[str, Rendered]) -> None:
@@ -218,7 +289,7 @@ def test_multi_shoppers_at_distinct_gondolas(
 ) -> None:
     recording = rendered["multi"].recording
     assert recording.truth is not None
-    first_gondola = {}
+    first_gondola: dict[str, int] = {}
     for event in recording.truth.events:
         first_gondola.setdefault(event.track, store.plates[event.plate].gondola)
 

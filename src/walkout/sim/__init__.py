@@ -6,8 +6,26 @@ scenario into an in-memory ``Recording``; ``simulate_to`` also writes it.
 
 from __future__ import annotations
 
-from walkout.sim.loadcell import LoadCellModel
-from walkout.sim.plan import PutBack, ShopperPlan, Take, Wait, WalkTo
+from walkout.sim.loadcell import (
+    DriftBurst,
+    LoadCellModel,
+    PlateFault,
+    PressLoad,
+    ReadingGap,
+    SpikeBurst,
+)
+from walkout.sim.plan import (
+    Align,
+    HandOver,
+    Lean,
+    LoseTrack,
+    PutBack,
+    Restock,
+    ShopperPlan,
+    Take,
+    Wait,
+    WalkTo,
+)
 from walkout.sim.poses import PoseModel
 from walkout.sim.render import Rendered, SimulationError, SimulationSettings, render
 from walkout.sim.scenarios import SCENARIOS, Scenario
@@ -17,15 +35,25 @@ from walkout.sim.timeline import MotionModel
 
 __all__ = [
     "SCENARIOS",
+    "Align",
+    "DriftBurst",
+    "HandOver",
+    "Lean",
     "LoadCellModel",
+    "LoseTrack",
     "MotionModel",
+    "PlateFault",
     "PoseModel",
+    "PressLoad",
     "PutBack",
+    "ReadingGap",
     "Rendered",
+    "Restock",
     "Scenario",
     "ShopperPlan",
     "SimulationError",
     "SimulationSettings",
+    "SpikeBurst",
     "Take",
     "Wait",
     "WalkTo",

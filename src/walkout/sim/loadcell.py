@@ -151,6 +151,67 @@ class LoadEvent:
 
 
 @dataclass(frozen=True)
+class PressLoad:
+    """Extra load on one plate from a hand or body pushing on it, then letting go.
+
+    The load rises smoothly from ``t_start`` to ``grams`` within ``ramp_s``,
+    sways by ``sway_fraction`` of itself at ``sway_hz`` while held, and falls
+    back to zero by ``t_end``. The plate's resting load does not change.
+    """
+
+    plate: str
+    t_start: float
+    t_end: float
+    grams: float
+    ramp_s: float
+    sway_fraction: float = 0.0
+    sway_hz: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReadingGap:
+    """A plate that stops reporting: no readings in ``[t_start, t_end)``."""
+
+    plate: str
+    t_start: float
+    t_end: float
+
+
+@dataclass(frozen=True)
+class DriftBurst:
+    """A spell of fast drift on one plate.
+
+    The reading's offset rises smoothly to ``peak_g`` over the first half of
+    ``[t_start, t_end]``, moves to ``end_g`` over the second half and stays
+    there, as creep and temperature steps leave a plate off its old zero.
+    """
+
+    plate: str
+    t_start: float
+    t_end: float
+    peak_g: float
+    end_g: float
+
+
+@dataclass(frozen=True)
+class SpikeBurst:
+    """A spell of dense spikes on one plate, such as from a loose cable.
+
+    Spikes start at ``rate_hz`` within ``[t_start, t_end]``, with log-normal
+    heights of median ``median_g`` and random sign, each 1 to 3 readings long.
+    """
+
+    plate: str
+    t_start: float
+    t_end: float
+    rate_hz: float
+    median_g: float
+
+
+PlateFault = ReadingGap | DriftBurst | SpikeBurst
+
+
+@dataclass(frozen=True)
 class PlateSensor:
     """The fixed properties of one simulated load cell."""
 
@@ -245,6 +306,63 @@ def transients(times: FloatArray, events: Sequence[LoadEvent]) -> FloatArray:
     return extra
 
 
+def _smoothstep(x: FloatArray) -> FloatArray:
+    x = np.clip(x, 0.0, 1.0)
+    result: FloatArray = x * x * (3.0 - 2.0 * x)
+    return result
+
+
+def press_load(times: FloatArray, presses: Sequence[PressLoad]) -> FloatArray:
+    """Return the load that ``presses`` add at ``times``, without sensor errors."""
+    extra = np.zeros(times.shape)
+    for press in presses:
+        ramp = max(press.ramp_s, 1e-6)
+        rise = _smoothstep((times - press.t_start) / ramp)
+        fall = 1.0 - _smoothstep((times - (press.t_end - ramp)) / ramp)
+        sway = 1.0 + press.sway_fraction * np.sin(
+            2.0 * np.pi * press.sway_hz * (times - press.t_start)
+        )
+        extra += press.grams * rise * fall * sway
+    return extra
+
+
+def drift_burst_offset(times: FloatArray, bursts: Sequence[DriftBurst]) -> FloatArray:
+    """Return the offset that ``bursts`` add to a plate's readings at ``times``."""
+    offset = np.zeros(times.shape)
+    for burst in bursts:
+        half = max(0.5 * (burst.t_end - burst.t_start), 1e-6)
+        rise = _smoothstep((times - burst.t_start) / half)
+        settle = _smoothstep((times - burst.t_start - half) / half)
+        offset += burst.peak_g * rise + (burst.end_g - burst.peak_g) * settle
+    return offset
+
+
+def spike_bursts(
+    times: FloatArray,
+    bursts: Sequence[SpikeBurst],
+    model: LoadCellModel,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Return the spikes that ``bursts`` add at ``times``."""
+    extra = np.zeros(times.shape)
+    for burst in bursts:
+        first, last = np.searchsorted(times, (burst.t_start, burst.t_end))
+        if last <= first:
+            continue
+        count = int(rng.poisson(burst.rate_hz * (burst.t_end - burst.t_start)))
+        onsets = rng.integers(first, last, count)
+        heights = burst.median_g * np.exp(
+            model.spike_log_sigma * rng.normal(size=count)
+        )
+        heights = np.minimum(heights, model.spike_max_g * 4) * rng.choice(
+            (-1.0, 1.0), count
+        )
+        widths = rng.integers(1, 4, count)
+        for onset, height, width in zip(onsets, heights, widths, strict=True):
+            extra[onset : min(onset + width, times.size)] += height
+    return extra
+
+
 def spikes(
     count_samples: int,
     duration_s: float,
@@ -287,6 +405,19 @@ def drift(
     return walk + trend
 
 
+@dataclass(frozen=True)
+class PlateDisturbances:
+    """Presses and faults of one plate, and the generator that draws fault spikes.
+
+    A separate generator keeps every other reading unchanged when faults are
+    added to a recording.
+    """
+
+    presses: Sequence[PressLoad] = ()
+    faults: Sequence[PlateFault] = ()
+    rng: np.random.Generator | None = None
+
+
 def render_plate(
     sensor: PlateSensor,
     initial_g: float,
@@ -294,16 +425,44 @@ def render_plate(
     span: tuple[float, float],
     model: LoadCellModel,
     rng: np.random.Generator,
+    disturbances: PlateDisturbances | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Render one plate's readings over ``span``: returns times and grams."""
     times = sample_times(sensor, span[0], span[1], model, rng)
     load = true_load(times, initial_g, events) + transients(times, events)
+    if disturbances is not None:
+        load += press_load(times, disturbances.presses)
     reading = sensor.tare_g + sensor.gain * load
     reading += drift(times, sensor, rng)
     reading += rng.normal(0.0, sensor.noise_sd_g, times.size)
     reading += spikes(times.size, span[1] - span[0], model, rng)
+    if disturbances is not None:
+        times, reading = _apply_faults(times, reading, disturbances, model)
     grams = np.round(reading / model.quantum_g) * model.quantum_g
     return times, grams
+
+
+def _apply_faults(
+    times: FloatArray,
+    reading: FloatArray,
+    disturbances: PlateDisturbances,
+    model: LoadCellModel,
+) -> tuple[FloatArray, FloatArray]:
+    faults = disturbances.faults
+    drifts = [fault for fault in faults if isinstance(fault, DriftBurst)]
+    reading = reading + drift_burst_offset(times, drifts)
+    bursts = [fault for fault in faults if isinstance(fault, SpikeBurst)]
+    if bursts:
+        if disturbances.rng is None:
+            raise ValueError("spike bursts need a random generator; pass rng")
+        reading = reading + spike_bursts(times, bursts, model, disturbances.rng)
+
+    # Gaps come last, so the readings around a gap are unchanged by it.
+    kept = np.ones(times.shape, dtype=bool)
+    for fault in faults:
+        if isinstance(fault, ReadingGap):
+            kept &= (times < fault.t_start) | (times >= fault.t_end)
+    return times[kept], reading[kept]
 
 
 def render_weights(
@@ -314,18 +473,41 @@ def render_weights(
     span: tuple[float, float],
     model: LoadCellModel,
     rng: np.random.Generator,
+    *,
+    presses: Sequence[PressLoad] = (),
+    faults: Sequence[PlateFault] = (),
+    fault_rng: np.random.Generator | None = None,
 ) -> WeightReadings:
-    """Render every plate's readings over ``span`` into one ``WeightReadings``."""
+    """Render every plate's readings over ``span`` into one ``WeightReadings``.
+
+    ``presses`` add loads that return to zero, ``faults`` add drift bursts,
+    spike bursts (drawn from ``fault_rng``) and gaps in the readings.
+    """
     by_plate: dict[str, list[LoadEvent]] = {plate: [] for plate in plate_ids}
     for event in events:
         by_plate[event.plate].append(event)
+    disturbances: dict[str, PlateDisturbances] = {}
+    for plate in {item.plate for item in [*presses, *faults]}:
+        if plate not in by_plate:
+            raise ValueError(f"press or fault on unknown plate {plate!r}")
+        disturbances[plate] = PlateDisturbances(
+            presses=[press for press in presses if press.plate == plate],
+            faults=[fault for fault in faults if fault.plate == plate],
+            rng=fault_rng,
+        )
 
     times: list[FloatArray] = []
     grams: list[FloatArray] = []
     indices: list[npt.NDArray[np.int32]] = []
     for index, plate in enumerate(plate_ids):
         plate_times, plate_grams = render_plate(
-            sensors[plate], initial_g.get(plate, 0.0), by_plate[plate], span, model, rng
+            sensors[plate],
+            initial_g.get(plate, 0.0),
+            by_plate[plate],
+            span,
+            model,
+            rng,
+            disturbances.get(plate),
         )
         times.append(plate_times)
         grams.append(plate_grams)

@@ -142,7 +142,11 @@ def true_joints(
 def render_poses(
     timelines: Sequence[Timeline], model: PoseModel, rng: np.random.Generator
 ) -> PoseSamples:
-    """Render noisy, gappy tracker output for every timeline on one frame grid."""
+    """Render noisy, gappy tracker output for every timeline on one frame grid.
+
+    A person the tracker loses has no rows while hidden and is reported
+    under the new track id afterwards.
+    """
     columns: dict[str, list[npt.NDArray[Any]]] = {
         "t": [],
         "track": [],
@@ -159,6 +163,8 @@ def render_poses(
             continue
         joints = true_joints(timeline, times, model)
         frame_kept = rng.random(times.size) >= model.frame_drop_p
+        frame_kept &= timeline.visible(times)
+        labels = timeline.track_at(times)
         bias = rng.normal(0.0, model.joint_bias_sd_m, (1, 3))
         reaching = np.zeros(times.size, dtype=bool)
         for reach in timeline.reaches:
@@ -177,7 +183,7 @@ def render_poses(
                 rng.normal(model.score_mean, model.score_sd, count), 0.0, 1.0
             )
             columns["t"].append(times[kept])
-            columns["track"].append(np.full(count, timeline.plan.track, dtype=object))
+            columns["track"].append(labels[kept])
             columns["joint"].append(np.full(count, joint, dtype=object))
             columns["xyz"].append(joints[joint][kept] + bias + noise)
             columns["score"].append(scores)

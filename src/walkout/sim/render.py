@@ -9,7 +9,8 @@ move, then render load cells, poses, gates and truth from the result.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,8 +23,15 @@ from walkout.recording.model import (
     TruthEvent,
     TruthReceipt,
 )
-from walkout.sim.loadcell import LoadCellModel, LoadEvent, draw_sensor, render_weights
-from walkout.sim.plan import PutBack, ShopperPlan, Take
+from walkout.sim.loadcell import (
+    LoadCellModel,
+    LoadEvent,
+    PlateFault,
+    PressLoad,
+    draw_sensor,
+    render_weights,
+)
+from walkout.sim.plan import HandOver, Lean, PutBack, Restock, ShopperPlan, Take
 from walkout.sim.poses import PoseModel, render_poses
 from walkout.sim.timeline import (
     MotionModel,
@@ -34,6 +42,18 @@ from walkout.sim.timeline import (
 )
 
 logger = logging.getLogger(__name__)
+
+FaultBuilder = Callable[
+    [Store, Sequence[Timeline], np.random.Generator], list[PlateFault]
+]
+"""Places sensor faults once the timelines (and so the reach times) are known."""
+
+HAND_OVER_REACH_M = 0.6
+"""Maximum distance between the receiver's body and the point a hand-over
+aims at."""
+
+LEAN_SPREAD_MIN_G = 1000.0
+"""Leans of at least this load spread over the plate and its shelf neighbours."""
 
 
 class SimulationError(ValueError):
@@ -61,6 +81,16 @@ class SimulationSettings:
     lead_in_s: float = 2.0
     """Readings recorded before the first entry and after the last exit."""
 
+    earliest_enter_s: float = 0.5
+    """Earliest entry time; aligned plans that would enter earlier move every
+    timeline later."""
+
+    lean_share_range: tuple[float, float] = (0.5, 0.8)
+    """Share of a lean's load on the leaned-on plate; its neighbours carry the rest."""
+
+    press_sway_range: tuple[float, float] = (0.02, 0.15)
+    """Sway of a held lean or press relative to its load (estimate)."""
+
 
 @dataclass
 class Unit:
@@ -69,6 +99,9 @@ class Unit:
     sku: str
     weight_g: float
     shares: dict[str, float]
+    source: str = "shelf"
+    """``shelf`` for units stocked when the recording starts, ``restock`` for
+    units that staff bring in."""
 
 
 @dataclass
@@ -110,6 +143,8 @@ class Rendered:
     load_events: list[LoadEvent]
     moved_units: list[list[Unit]]
     """Units moved by each truth event, in the order of ``recording.truth.events``."""
+    presses: list[PressLoad] = field(default_factory=list)
+    faults: list[PlateFault] = field(default_factory=list)
 
 
 def initial_stock(
@@ -150,12 +185,19 @@ def schedule(
 
     Shoppers of one account (a group) may share a gondola. Earlier entries
     keep their times, and a later shopper is delayed by ``delay_step_s`` steps.
+    Plans with ``align`` are placed after the others, relative to the plan
+    they name, and are never delayed.
     """
     geometry = StoreGeometry(store, settings.motion)
+    ordered = sorted(plans, key=lambda p: p.enter_t)
+    plan_rngs = [np.random.default_rng(rng.integers(2**63)) for _ in ordered]
     timelines: list[Timeline] = []
-    for plan in sorted(plans, key=lambda p: p.enter_t):
-        plan_rng = np.random.default_rng(rng.integers(2**63))
+    aligned: list[Timeline] = []
+    for plan, plan_rng in zip(ordered, plan_rngs, strict=True):
         timeline = build_timeline(geometry, plan, settings.motion, plan_rng)
+        if plan.align is not None:
+            aligned.append(timeline)
+            continue
         if separate:
             delays = 0
             while _overlaps(store, timeline, timelines, settings.conflict_margin_s):
@@ -164,7 +206,48 @@ def schedule(
             if delays:
                 logger.debug("delayed track %s by %d steps", plan.track, delays)
         timelines.append(timeline)
+
+    timelines.extend(_align(timelines, aligned))
+    earliest = min((timeline.enter_t for timeline in timelines), default=0.0)
+    if earliest < settings.earliest_enter_s:
+        dt = settings.earliest_enter_s - earliest
+        timelines = [timeline.shifted(dt) for timeline in timelines]
     return timelines
+
+
+def _align(placed: Sequence[Timeline], pending: Sequence[Timeline]) -> list[Timeline]:
+    """Shift each pending timeline to its ``align`` target, in dependency order."""
+    by_track = {timeline.plan.track: timeline for timeline in placed}
+    waiting = list(pending)
+    done: list[Timeline] = []
+    while waiting:
+        ready = [
+            t for t in waiting if t.plan.align and t.plan.align.other_track in by_track
+        ]
+        if not ready:
+            names = ", ".join(timeline.plan.track for timeline in waiting)
+            raise SimulationError(
+                f"plans {names} align to tracks that no plan has, or to each other "
+                "in a cycle; align each plan to a track of another plan"
+            )
+        for timeline in ready:
+            align = timeline.plan.align
+            assert align is not None
+            other = by_track[align.other_track]
+            try:
+                target = other.reaches[align.other_reach].t_mid + align.offset_s
+                own = timeline.reaches[align.reach].t_mid
+            except IndexError:
+                raise SimulationError(
+                    f"track {timeline.plan.track} aligns reach {align.reach} to "
+                    f"reach {align.other_reach} of {align.other_track}, but one of "
+                    "them has fewer reaches; count reaches from 0"
+                ) from None
+            shifted = timeline.shifted(target - own)
+            by_track[shifted.plan.track] = shifted
+            done.append(shifted)
+            waiting.remove(timeline)
+    return done
 
 
 def _overlaps(
@@ -174,8 +257,12 @@ def _overlaps(
         if other.plan.account == timeline.plan.account:
             continue
         for reach in timeline.reaches:
+            if reach.plate is None:
+                continue
             gondola = store.plates[reach.plate].gondola
             for placed in other.reaches:
+                if placed.plate is None:
+                    continue
                 if store.plates[placed.plate].gondola != gondola:
                     continue
                 if (
@@ -203,7 +290,7 @@ def _load_events(
     rng: np.random.Generator,
 ) -> list[LoadEvent]:
     """Turn one reach's true load changes into load events with transients."""
-    is_put = isinstance(reach.action, PutBack)
+    is_put = isinstance(reach.action, PutBack | Restock)
     press_g = float(rng.uniform(*model.press_g_range))
     ring_fraction = float(rng.uniform(*model.ring_fraction_range))
     ring_hz = float(rng.uniform(*model.ring_hz_range))
@@ -253,8 +340,12 @@ class _Replay:
     """Shelf and cart state while reaches are applied in time order."""
 
     stock: ShelfStock
+    timelines: dict[str, Timeline]
+    """Timelines by person, the plan's first track id."""
     carried: dict[str, list[Unit]] = field(default_factory=dict)
+    """Units in the hands or basket of each person."""
     load_events: list[LoadEvent] = field(default_factory=list)
+    presses: list[PressLoad] = field(default_factory=list)
     moves: list[tuple[TruthEvent, list[Unit]]] = field(default_factory=list)
     bought: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -267,12 +358,23 @@ def _apply_reach(
     rng: np.random.Generator,
 ) -> None:
     action = reach.action
+    if isinstance(action, Lean):
+        state.presses.extend(_lean_presses(store, reach, action, settings, rng))
+        return
+    if isinstance(action, HandOver):
+        _hand_over(reach, action, state)
+        return
+    assert reach.plate is not None, "shelf reaches always name a plate"
     if isinstance(action, Take):
         units = state.stock.take(reach.plate, action.qty)
-        state.carried.setdefault(reach.track, []).extend(units)
+        state.carried.setdefault(reach.person, []).extend(units)
         sign = -1.0
     else:
-        units = _pick_carried(state.carried.get(reach.track, []), action, reach.track)
+        if isinstance(action, Restock):
+            units = _restock_units(store, reach, action, rng)
+        else:
+            carried = state.carried.get(reach.person, [])
+            units = _pick_carried(carried, action.sku, action.qty, reach.track)
         facing_plates = _facing_plates(store, action.sku, reach.plate)
         for unit in units:
             unit.shares = _shares(facing_plates, rng, settings)
@@ -306,18 +408,89 @@ def _apply_reach(
         cart[sku] = cart.get(sku, 0) - int(sign) * len(group)
 
 
-def _pick_carried(carried: list[Unit], action: PutBack, track: str) -> list[Unit]:
-    picked = [unit for unit in reversed(carried) if unit.sku == action.sku][
-        : action.qty
-    ]
-    if len(picked) < action.qty:
+def _pick_carried(carried: list[Unit], sku: str, qty: int, track: str) -> list[Unit]:
+    picked = [unit for unit in reversed(carried) if unit.sku == sku][:qty]
+    if len(picked) < qty:
         raise SimulationError(
-            f"track {track} puts back {action.qty} x {action.sku} but carries "
-            f"{len(picked)}; put back only what the track took"
+            f"track {track} puts back or hands over {qty} x {sku} but carries "
+            f"{len(picked)}; move only what the person carries"
         )
     for unit in picked:
         carried.remove(unit)
     return picked
+
+
+def _restock_units(
+    store: Store, reach: Reach, action: Restock, rng: np.random.Generator
+) -> list[Unit]:
+    if reach.account not in store.staff_accounts:
+        raise SimulationError(
+            f"track {reach.track} restocks on account {reach.account}, which is not "
+            f"a staff account; use one of {sorted(store.staff_accounts)}"
+        )
+    product = store.products[action.sku]
+    spread = product.unit_weight_sd_g or 0.0
+    return [
+        Unit(
+            action.sku,
+            float(rng.normal(product.unit_weight_g, spread)),
+            {},
+            source="restock",
+        )
+        for _ in range(action.qty)
+    ]
+
+
+def _lean_presses(
+    store: Store,
+    reach: Reach,
+    action: Lean,
+    settings: SimulationSettings,
+    rng: np.random.Generator,
+) -> list[PressLoad]:
+    """Spread a lean over the plate and its neighbours; a light press stays on one."""
+    shares = {action.plate: 1.0}
+    neighbours = store.neighbours(action.plate)
+    if action.grams >= LEAN_SPREAD_MIN_G and neighbours:
+        main = float(rng.uniform(*settings.lean_share_range))
+        shares = {action.plate: main}
+        for neighbour in neighbours:
+            shares[neighbour] = (1.0 - main) / len(neighbours)
+    ramp = reach.t_step - reach.t_touch
+    sway = float(rng.uniform(*settings.press_sway_range))
+    sway_hz = float(rng.uniform(0.3, 1.5))
+    return [
+        PressLoad(
+            plate=plate,
+            t_start=reach.t_touch,
+            t_end=reach.t_settled + ramp,
+            grams=action.grams * share,
+            ramp_s=ramp,
+            sway_fraction=sway,
+            sway_hz=sway_hz,
+        )
+        for plate, share in shares.items()
+    ]
+
+
+def _hand_over(reach: Reach, action: HandOver, state: _Replay) -> None:
+    receiver = state.timelines.get(action.to_track)
+    if receiver is None:
+        raise SimulationError(
+            f"track {reach.track} hands over to {action.to_track}, which no plan has"
+        )
+    x = float(np.interp(reach.t_mid, receiver.key_t, receiver.key_xy[:, 0]))
+    y = float(np.interp(reach.t_mid, receiver.key_t, receiver.key_xy[:, 1]))
+    distance = math.dist((x, y), action.toward)
+    if distance > HAND_OVER_REACH_M:
+        raise SimulationError(
+            f"track {reach.track} hands over to {action.to_track} at "
+            f"t={reach.t_mid:.1f} s, but the receiver is {distance:.1f} m from "
+            f"{action.toward}; make the receiver wait there longer"
+        )
+    carried = state.carried.get(reach.person, [])
+    units = _pick_carried(carried, action.sku, action.qty, reach.track)
+    state.carried.setdefault(action.to_track, []).extend(units)
 
 
 def _facing_plates(store: Store, sku: str, plate: str) -> tuple[str, ...]:
@@ -335,15 +508,25 @@ def render(
     settings: SimulationSettings | None = None,
     *,
     separate: bool = True,
+    faults: FaultBuilder | None = None,
 ) -> Rendered:
-    """Render ``plans`` in ``store`` into a recording with truth, fixed by ``seed``."""
+    """Render ``plans`` in ``store`` into a recording with truth, fixed by ``seed``.
+
+    ``faults``, when given, places sensor faults once the timelines are known.
+    """
     settings = settings or SimulationSettings()
     root = np.random.default_rng(seed)
-    rngs = root.spawn(5)
+    # Children are drawn by index, so adding a sixth leaves the first five as
+    # they were and recordings without faults unchanged.
+    rngs = root.spawn(6)
     timelines = schedule(store, plans, settings, rngs[0], separate=separate)
+    plate_faults = faults(store, timelines, rngs[5]) if faults else []
 
     # Replay every reach in time order against the shelf stock.
-    state = _Replay(stock=initial_stock(store, rngs[1], settings))
+    state = _Replay(
+        stock=initial_stock(store, rngs[1], settings),
+        timelines={timeline.plan.track: timeline for timeline in timelines},
+    )
     initial_load = state.stock.load()
     reaches = sorted(
         (reach for timeline in timelines for reach in timeline.reaches),
@@ -368,6 +551,9 @@ def render(
         (start, end),
         settings.load_cells,
         rngs[3],
+        presses=state.presses,
+        faults=plate_faults,
+        fault_rng=rngs[5],
     )
     poses = render_poses(timelines, settings.poses, rngs[4])
 
@@ -386,7 +572,14 @@ def render(
         len(state.moves),
     )
     moved_units = [units for _, units in sorted(state.moves, key=_move_time)]
-    return Rendered(recording, timelines, state.load_events, moved_units)
+    return Rendered(
+        recording,
+        timelines,
+        state.load_events,
+        moved_units,
+        presses=state.presses,
+        faults=plate_faults,
+    )
 
 
 def _move_time(move: tuple[TruthEvent, list[Unit]]) -> float:
@@ -407,7 +600,9 @@ def _gates(timelines: Sequence[Timeline]) -> list[GateEvent]:
         gates.append(
             GateEvent(round(timeline.enter_t, 3), "enter", plan.track, plan.account)
         )
-        gates.append(GateEvent(round(timeline.exit_t, 3), "exit", plan.track, None))
+        # A track found again under a new id exits under that id.
+        exit_track = timeline.tracks[-1]
+        gates.append(GateEvent(round(timeline.exit_t, 3), "exit", exit_track, None))
     return sorted(gates, key=lambda gate: gate.t)
 
 

@@ -13,9 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from walkout.recording.model import Facing, Store
-from walkout.sim.plan import Action, PutBack, ShopperPlan, Take, Wait, WalkTo
-from walkout.sim.timeline import MotionModel, StoreGeometry
+import walkout.sim.cases as cases
+from walkout.recording.model import Store
+from walkout.sim.builders import (
+    Cast,
+    FacingPicker,
+    browser,
+    group,
+    putback_shopper,
+    shopper,
+)
+from walkout.sim.plan import ShopperPlan
+from walkout.sim.render import FaultBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -28,138 +37,13 @@ class Scenario:
 
     ``separate`` delays shoppers of different accounts so that they never
     reach into one gondola at the same time. Crowd scenarios turn it off.
+    ``faults``, when set, places sensor faults once the reach times are known.
     """
 
     build: ScenarioBuilder
     description: str
     separate: bool = True
-
-
-class _FacingPicker:
-    """Chooses facings to take from without emptying any of them."""
-
-    def __init__(self, store: Store, rng: np.random.Generator) -> None:
-        self.store = store
-        self.rng = rng
-        self.left = {
-            index: facing.qty or 0 for index, facing in enumerate(store.planogram)
-        }
-
-    def gondolas(self) -> list[int]:
-        return sorted({plate.gondola for plate in self.store.plates.values()})
-
-    def pick(self, gondola: int, qty: int) -> tuple[Facing, str]:
-        """Reserve ``qty`` units of a random facing on ``gondola``.
-
-        Returns the facing and one of its plates.
-        """
-        choices = [
-            index
-            for index, facing in enumerate(self.store.planogram)
-            if self.left[index] >= qty
-            and self.store.plates[facing.plates[0]].gondola == gondola
-        ]
-        if not choices:
-            raise ValueError(f"gondola {gondola} has no facing with {qty} units left")
-        index = int(self.rng.choice(choices))
-        self.left[index] -= qty
-        facing = self.store.planogram[index]
-        return facing, str(self.rng.choice(facing.plates))
-
-
-def _hand(rng: np.random.Generator) -> str:
-    return "left" if rng.random() < 0.3 else "right"
-
-
-def _plan(
-    track: str, account: str, enter_t: float, rng: np.random.Generator
-) -> ShopperPlan:
-    return ShopperPlan(
-        track=track,
-        account=account,
-        enter_t=round(enter_t, 2),
-        speed_mps=float(rng.uniform(0.8, 1.2)),
-        height_m=float(rng.uniform(1.55, 1.85)),
-    )
-
-
-def _takes(
-    picker: _FacingPicker,
-    gondolas: list[int],
-    count: int,
-    rng: np.random.Generator,
-) -> list[Action]:
-    """Return ``count`` takes spread over ``gondolas``, visiting each gondola once."""
-    actions: list[Action] = []
-    per_gondola = np.array_split(np.arange(count), len(gondolas))
-    for gondola, block in zip(gondolas, per_gondola, strict=True):
-        for _ in block:
-            qty = 2 if rng.random() < 0.15 else 1
-            _, plate = picker.pick(gondola, qty)
-            actions.append(Take(plate, qty=qty, hand=_hand(rng)))
-    return actions
-
-
-def _shopper(
-    picker: _FacingPicker,
-    number: int,
-    enter_t: float,
-    gondolas: list[int],
-    takes: int,
-    rng: np.random.Generator,
-) -> ShopperPlan:
-    plan = _plan(f"p{number}", f"acct-{number}", enter_t, rng)
-    plan.actions.extend(_takes(picker, gondolas, takes, rng))
-    return plan
-
-
-def _putback_shopper(
-    picker: _FacingPicker,
-    number: int,
-    enter_t: float,
-    gondola: int,
-    rng: np.random.Generator,
-) -> ShopperPlan:
-    """A shopper who takes two units, puts one back on that plate, takes another."""
-    plan = _plan(f"p{number}", f"acct-{number}", enter_t, rng)
-    facing, plate = picker.pick(gondola, 2)
-    hand = _hand(rng)
-    plan.actions.append(Take(plate, qty=1, hand=hand))
-    plan.actions.append(Take(plate, qty=1, hand=hand))
-    plan.actions.append(Wait(float(rng.uniform(1.0, 3.0))))
-    plan.actions.append(PutBack(plate, sku=facing.sku, qty=1, hand=hand))
-    other_gondola = next(g for g in picker.gondolas() if g != gondola)
-    plan.actions.extend(_takes(picker, [other_gondola], 1, rng))
-    return plan
-
-
-def _group(
-    picker: _FacingPicker,
-    numbers: tuple[int, int],
-    account: str,
-    enter_t: float,
-    gondolas: tuple[int, int],
-    rng: np.random.Generator,
-) -> list[ShopperPlan]:
-    """Two people on one account: they enter a second apart and shop separately."""
-    plans: list[ShopperPlan] = []
-    for offset, (number, gondola) in enumerate(zip(numbers, gondolas, strict=True)):
-        plan = _plan(f"p{number}", account, enter_t + 1.2 * offset, rng)
-        plan.actions.extend(_takes(picker, [gondola], int(rng.integers(1, 3)), rng))
-        plans.append(plan)
-    return plans
-
-
-def _browser(
-    store: Store, number: int, enter_t: float, gondola: int, rng: np.random.Generator
-) -> ShopperPlan:
-    """A shopper who walks to a gondola, looks, and leaves without buying."""
-    plan = _plan(f"p{number}", f"acct-{number}", enter_t, rng)
-    plate = next(p for p in store.plates.values() if p.gondola == gondola)
-    stand, _ = StoreGeometry(store, MotionModel()).stand_point(plate.id, "right")
-    plan.actions.append(WalkTo(stand))
-    plan.actions.append(Wait(float(rng.uniform(3.0, 6.0))))
-    return plan
+    faults: FaultBuilder | None = None
 
 
 # --- scenarios -----------------------------------------------------------------
@@ -167,17 +51,17 @@ def _browser(
 
 def build_single(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
     """One shopper takes two to four items from one or two gondolas."""
-    picker = _FacingPicker(store, rng)
+    picker = FacingPicker(store, rng)
     gondolas = [
         int(g) for g in rng.permutation(picker.gondolas())[: rng.integers(1, 3)]
     ]
     takes = int(rng.integers(max(2, len(gondolas)), 5))
-    return [_shopper(picker, 1, 1.0, gondolas, takes, rng)]
+    return [shopper(picker, 1, 1.0, gondolas, takes, rng)]
 
 
 def build_multi(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
     """Three to five shoppers at once, each starting at a different gondola."""
-    picker = _FacingPicker(store, rng)
+    picker = FacingPicker(store, rng)
     order = [int(g) for g in rng.permutation(picker.gondolas())]
     count = int(rng.integers(3, 6))
     plans: list[ShopperPlan] = []
@@ -185,31 +69,29 @@ def build_multi(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
         gondola = order[index % len(order)]
         enter_t = 1.0 + 2.5 * index + rng.uniform(0.0, 1.0)
         plans.append(
-            _shopper(
-                picker, index + 1, enter_t, [gondola], int(rng.integers(1, 4)), rng
-            )
+            shopper(picker, index + 1, enter_t, [gondola], int(rng.integers(1, 4)), rng)
         )
     return plans
 
 
 def build_group(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
     """Two tracks on one account share a cart, each taking from its own gondola."""
-    picker = _FacingPicker(store, rng)
+    picker = FacingPicker(store, rng)
     first, second = (int(g) for g in rng.permutation(picker.gondolas())[:2])
-    return _group(picker, (1, 2), "acct-1", 1.0, (first, second), rng)
+    return group(picker, (1, 2), "acct-1", 1.0, (first, second), rng)
 
 
 def build_putback(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
     """One shopper takes two units from a plate and puts one back on it."""
-    picker = _FacingPicker(store, rng)
+    picker = FacingPicker(store, rng)
     gondola = int(rng.choice(picker.gondolas()))
-    return [_putback_shopper(picker, 1, 1.0, gondola, rng)]
+    return [putback_shopper(picker, 1, 1.0, gondola, rng)]
 
 
 def build_demo(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
     """Twelve tracks on eleven accounts over a few minutes: singles, a group,
     a put-back and one visitor who buys nothing."""
-    picker = _FacingPicker(store, rng)
+    picker = FacingPicker(store, rng)
     gondolas = picker.gondolas()
     plans: list[ShopperPlan] = []
     enter_t = 1.0
@@ -220,24 +102,31 @@ def build_demo(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
         if kind == "group":
             account = f"acct-{number}"
             plans.extend(
-                _group(
+                group(
                     picker, (number, number + 1), account, enter_t, (first, second), rng
                 )
             )
             number += 2
         elif kind == "putback":
-            plans.append(_putback_shopper(picker, number, enter_t, first, rng))
+            plans.append(putback_shopper(picker, number, enter_t, first, rng))
             number += 1
         elif kind == "browser":
-            plans.append(_browser(store, number, enter_t, first, rng))
+            plans.append(browser(store, number, enter_t, first, rng))
             number += 1
         else:
             visits = [first, second][: int(rng.integers(1, 3))]
             takes = int(rng.integers(len(visits), 4))
-            plans.append(_shopper(picker, number, enter_t, visits, takes, rng))
+            plans.append(shopper(picker, number, enter_t, visits, takes, rng))
             number += 1
         enter_t += float(rng.uniform(8.0, 16.0))
     return plans
+
+
+def _from_part(part: cases.Part) -> ScenarioBuilder:
+    def build(store: Store, rng: np.random.Generator) -> list[ShopperPlan]:
+        return part(Cast(store, rng), 1.0)
+
+    return build
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -246,4 +135,60 @@ SCENARIOS: dict[str, Scenario] = {
     "group": Scenario(build_group, "two tracks on one account"),
     "putback": Scenario(build_putback, "takes and a put-back on the same plate"),
     "demo": Scenario(build_demo, "12 tracks over a few minutes, mixed behaviour"),
+    "multi_unit": Scenario(
+        _from_part(cases.multi_unit), "2-4 units of one product in one grab"
+    ),
+    "putback_same": Scenario(
+        _from_part(cases.putback_same), "takes put back on the plate they came from"
+    ),
+    "misplaced": Scenario(
+        _from_part(cases.misplaced),
+        "items put back on wrong plates, one of them bought there by another shopper",
+    ),
+    "adjacent": Scenario(
+        _from_part(cases.adjacent),
+        "two shoppers take from neighbouring plates within 2 s",
+    ),
+    "same_plate": Scenario(
+        _from_part(cases.same_plate), "two shoppers take from one plate 2-4 s apart"
+    ),
+    "group3": Scenario(
+        _from_part(cases.group3), "a group of three and a group of two tracks"
+    ),
+    "staff_restock": Scenario(
+        _from_part(cases.staff_restock),
+        "staff restock and remove units while shoppers buy restocked ones",
+    ),
+    "lookalike": Scenario(
+        _from_part(cases.lookalike), "takes of neighbouring products within 2 % weight"
+    ),
+    "lean": Scenario(
+        _from_part(cases.lean), "a shopper leans and presses on shelves near a take"
+    ),
+    "sensor_faults": Scenario(
+        _from_part(cases.sensor_faults),
+        "drift and spike bursts, plates that stop reporting around takes",
+        faults=cases.place_faults,
+    ),
+    "lost_track": Scenario(
+        _from_part(cases.lost_track),
+        "tracks lost for 1-2 s and found again under new ids",
+    ),
+    "no_purchase": Scenario(
+        _from_part(cases.no_purchase), "visits that take nothing home"
+    ),
+    "crowd": Scenario(
+        _from_part(cases.crowd), "6-8 shoppers at once, sharing aisles", separate=False
+    ),
+    "handover": Scenario(
+        _from_part(cases.handover), "a shopper hands an item to another person"
+    ),
+    "spanning": Scenario(
+        _from_part(cases.spanning), "takes and a put-back of products on two plates"
+    ),
+    "mixed": Scenario(
+        _from_part(cases.mixed),
+        "several hard cases and sensor faults in one store session",
+        faults=cases.place_faults,
+    ),
 }

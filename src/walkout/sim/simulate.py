@@ -31,7 +31,9 @@ def simulate_rendered(
     builder_rng = _builder_rng(seed)
     plans = entry.build(store, builder_rng)
     logger.info("scenario %s, seed %d: %d tracks", scenario, seed, len(plans))
-    return render(store, plans, seed, settings, separate=entry.separate)
+    return render(
+        store, plans, seed, settings, separate=entry.separate, faults=entry.faults
+    )
 
 
 def _builder_rng(seed: int) -> np.random.Generator:

@@ -14,9 +14,21 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from walkout.recording.model import FloatArray, Plate, Store, Zone
-from walkout.sim.plan import PutBack, ShopperPlan, Take, Wait, WalkTo
+from walkout.sim.plan import (
+    HandOver,
+    Lean,
+    LoseTrack,
+    PutBack,
+    ReachAction,
+    Restock,
+    ShopperPlan,
+    Take,
+    Wait,
+    WalkTo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +36,9 @@ Point = tuple[float, float]
 
 WRIST_ABOVE_PLATE_M = 0.04
 """Height of a reaching wrist above the plate surface at the plate front."""
+
+HAND_OVER_HEIGHT_M = 1.05
+"""Height of the wrists where one person hands an item to another."""
 
 
 @dataclass(frozen=True)
@@ -66,21 +81,33 @@ class MotionModel:
     aisle_margin_m: float = 0.5
     """Distance beyond the outermost gondola of the corridor that walks around it."""
 
+    lean_ramp_s_range: tuple[float, float] = (0.2, 0.5)
+    """Time for a lean or press to build up to its full load, and to release it
+    (estimate)."""
+
+    hand_over_s_range: tuple[float, float] = (0.6, 1.2)
+    """Time both hands stay together while an item changes hands (estimate)."""
+
 
 @dataclass(frozen=True)
 class Reach:
-    """One reach of one hand into one plate, with its true timing.
+    """One reach of one hand into one plate or towards another person.
 
-    The wrist leaves the hip at ``t_out``, reaches the plate front
-    ``target`` at ``t_arrive``, leaves it at ``t_leave`` and is back at
-    ``t_back``. ``t_touch``, ``t_step`` and ``t_settled`` time the load
-    change it causes.
+    The wrist leaves the hip at ``t_out``, reaches ``target`` at
+    ``t_arrive``, leaves it at ``t_leave`` and is back at ``t_back``.
+    ``t_touch``, ``t_step`` and ``t_settled`` time the load change it
+    causes. A lean builds up from ``t_touch`` to ``t_step`` and lets go at
+    ``t_settled``, and a hand-over happens from ``t_touch`` to ``t_settled``.
+    ``track`` is the track id the tracker reports at the reach, and
+    ``person`` the plan's first track id, which stays the same after a lost
+    track. ``plate`` is None for a hand-over.
     """
 
     track: str
+    person: str
     account: str
-    action: Take | PutBack
-    plate: str
+    action: ReachAction
+    plate: str | None
     hand: str
     target: tuple[float, float, float]
     t_out: float
@@ -115,7 +142,9 @@ class Timeline:
 
     ``key_t`` and ``key_xy`` are body keyframes, joined by straight lines.
     ``key_heading`` is the heading in radians (0 = +x) from each keyframe
-    to the next.
+    to the next. ``labels`` lists when the tracker starts reporting the
+    person under each track id, and ``hidden`` the spans in which the
+    tracker reports nothing for them.
     """
 
     plan: ShopperPlan
@@ -123,6 +152,8 @@ class Timeline:
     key_xy: FloatArray
     key_heading: FloatArray
     reaches: list[Reach] = field(default_factory=list)
+    labels: list[tuple[float, str]] = field(default_factory=list)
+    hidden: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def enter_t(self) -> float:
@@ -131,6 +162,26 @@ class Timeline:
     @property
     def exit_t(self) -> float:
         return float(self.key_t[-1])
+
+    @property
+    def tracks(self) -> list[str]:
+        """Return every track id the tracker reports for this person, in order."""
+        return [self.plan.track] + [track for _, track in self.labels]
+
+    def track_at(self, times: FloatArray) -> npt.NDArray[np.object_]:
+        """Return the reported track id at each of ``times``, ignoring ``hidden``."""
+        names = np.asarray(self.tracks, dtype=object)
+        starts = np.asarray([start for start, _ in self.labels], dtype=np.float64)
+        index = np.searchsorted(starts, times, side="right")
+        result: npt.NDArray[np.object_] = names[index]
+        return result
+
+    def visible(self, times: FloatArray) -> npt.NDArray[np.bool_]:
+        """Return whether the tracker reports this person at each of ``times``."""
+        shown = np.ones(times.shape, dtype=bool)
+        for start, end in self.hidden:
+            shown &= (times < start) | (times >= end)
+        return shown
 
     def shifted(self, dt: float) -> Timeline:
         """Return this timeline started ``dt`` seconds later."""
@@ -141,6 +192,8 @@ class Timeline:
             key_xy=self.key_xy,
             key_heading=self.key_heading,
             reaches=[reach.shifted(dt) for reach in self.reaches],
+            labels=[(start + dt, track) for start, track in self.labels],
+            hidden=[(start + dt, end + dt) for start, end in self.hidden],
         )
 
 
@@ -344,6 +397,9 @@ class _TimelineBuilder:
         self.key_xy = [self.xy]
         self.key_heading = [self.heading]
         self.reaches: list[Reach] = []
+        self.track = plan.track
+        self.labels: list[tuple[float, str]] = []
+        self.hidden: list[tuple[float, float]] = []
 
     def _key(self, heading: float | None = None) -> None:
         self.key_t.append(self.t)
@@ -368,7 +424,91 @@ class _TimelineBuilder:
         self.t += seconds
         self._key()
 
-    def reach(self, action: Take | PutBack) -> None:
+    def lose_track(self, action: LoseTrack) -> None:
+        self.hidden.append((self.t, self.t + action.seconds))
+        self.labels.append((self.t + action.seconds, action.new_track))
+        self.track = action.new_track
+
+    def _add_reach(
+        self,
+        action: ReachAction,
+        plate: str | None,
+        target: tuple[float, float, float],
+        times: tuple[float, float, float, float, float, float, float],
+    ) -> None:
+        t_out, t_arrive, t_touch, t_step, t_settled, t_leave, t_back = times
+        self.reaches.append(
+            Reach(
+                track=self.track,
+                person=self.plan.track,
+                account=self.plan.account,
+                action=action,
+                plate=plate,
+                hand=action.hand,
+                target=target,
+                t_out=t_out,
+                t_arrive=t_arrive,
+                t_touch=t_touch,
+                t_step=t_step,
+                t_settled=t_settled,
+                t_leave=t_leave,
+                t_back=t_back,
+            )
+        )
+        self.t = t_back + self.rng.uniform(0.2, 0.6)
+        self._key()
+
+    def _shelf_target(self, plate: str) -> tuple[float, float, float]:
+        front = self.geometry.reach_point(plate)
+        along = self.rng.uniform(-0.03, 0.03)
+        normal = self.geometry.normal(plate)
+        return (
+            front[0] + along * abs(normal[1]),
+            front[1] + along * abs(normal[0]),
+            front[2] + WRIST_ABOVE_PLATE_M,
+        )
+
+    def lean(self, action: Lean) -> None:
+        stand, heading = self.geometry.stand_point(action.plate, action.hand)
+        self.walk(stand)
+        self.heading = heading
+        self.key_heading[-1] = heading
+
+        uniform = self.rng.uniform
+        motion = self.motion
+        t_out = self.t + uniform(*motion.look_s_range)
+        t_arrive = t_out + uniform(*motion.reach_move_s_range)
+        t_touch = t_arrive + uniform(*motion.touch_delay_s_range)
+        t_step = t_touch + uniform(*motion.lean_ramp_s_range)
+        t_settled = t_touch + max(action.seconds, t_step - t_touch)
+        t_leave = t_settled + uniform(*motion.lean_ramp_s_range)
+        t_back = t_leave + uniform(*motion.reach_move_s_range)
+        times = (t_out, t_arrive, t_touch, t_step, t_settled, t_leave, t_back)
+        self._add_reach(action, action.plate, self._shelf_target(action.plate), times)
+
+    def hand_over(self, action: HandOver) -> None:
+        dx = action.toward[0] - self.xy[0]
+        dy = action.toward[1] - self.xy[1]
+        self.heading = math.atan2(dy, dx)
+        self.key_heading[-1] = self.heading
+
+        uniform = self.rng.uniform
+        motion = self.motion
+        t_out = self.t + uniform(*motion.look_s_range)
+        t_arrive = t_out + uniform(*motion.reach_move_s_range)
+        t_touch = t_arrive + uniform(*motion.touch_delay_s_range)
+        t_settled = t_touch + uniform(*motion.hand_over_s_range)
+        t_leave = t_settled + uniform(0.1, 0.3)
+        t_back = t_leave + uniform(*motion.reach_move_s_range)
+        target = (
+            0.5 * (self.xy[0] + action.toward[0]),
+            0.5 * (self.xy[1] + action.toward[1]),
+            HAND_OVER_HEIGHT_M,
+        )
+        times = (t_out, t_arrive, t_touch, t_touch, t_settled, t_leave, t_back)
+        self._add_reach(action, None, target, times)
+
+    def reach(self, action: Take | PutBack | Restock) -> None:
         stand, heading = self.geometry.stand_point(action.plate, action.hand)
         self.walk(stand)
         self.heading = heading
@@ -386,34 +526,8 @@ class _TimelineBuilder:
             t_arrive + uniform(*motion.dwell_s_range), t_mid + motion.hold_after_mid_s
         )
         t_back = t_leave + uniform(*motion.reach_move_s_range)
-
-        front = self.geometry.reach_point(action.plate)
-        along = self.rng.uniform(-0.03, 0.03)
-        normal = self.geometry.normal(action.plate)
-        target = (
-            front[0] + along * abs(normal[1]),
-            front[1] + along * abs(normal[0]),
-            front[2] + WRIST_ABOVE_PLATE_M,
-        )
-        self.reaches.append(
-            Reach(
-                track=self.plan.track,
-                account=self.plan.account,
-                action=action,
-                plate=action.plate,
-                hand=action.hand,
-                target=target,
-                t_out=t_out,
-                t_arrive=t_arrive,
-                t_touch=t_touch,
-                t_step=t_step,
-                t_settled=t_settled,
-                t_leave=t_leave,
-                t_back=t_back,
-            )
-        )
-        self.t = t_back + uniform(0.2, 0.6)
-        self._key()
+        times = (t_out, t_arrive, t_touch, t_step, t_settled, t_leave, t_back)
+        self._add_reach(action, action.plate, self._shelf_target(action.plate), times)
 
     def build(self) -> Timeline:
         for action in self.plan.actions:
@@ -421,6 +535,12 @@ class _TimelineBuilder:
                 self.walk(action.xy)
             elif isinstance(action, Wait):
                 self.wait(action.seconds)
+            elif isinstance(action, LoseTrack):
+                self.lose_track(action)
+            elif isinstance(action, Lean):
+                self.lean(action)
+            elif isinstance(action, HandOver):
+                self.hand_over(action)
             else:
                 self.reach(action)
         self.walk(self.geometry.exit)
@@ -430,6 +550,8 @@ class _TimelineBuilder:
             key_xy=np.asarray(self.key_xy, dtype=np.float64),
             key_heading=np.asarray(self.key_heading, dtype=np.float64),
             reaches=self.reaches,
+            labels=self.labels,
+            hidden=self.hidden,
         )
 
 
