@@ -1,7 +1,8 @@
 """Fusion: shelf events, poses and vision in; decided takes and puts per account out."""
 
 from .carts import Cart, CartLine, build_receipt
-from .engine import DecidedEvent, FusionEngine, ReplayResult, replay
+from .decisions import AccountScore, DecidedEvent
+from .engine import FusionEngine, ReplayResult, replay
 from .params import FusionParams
 from .products import (
     AMBIGUOUS_PRODUCT,
@@ -19,10 +20,12 @@ from .shoppers import (
     AccountBook,
     AccountMode,
     PoseIndex,
+    Reach,
     TrackScore,
     associate_tracks,
     plate_distances,
 )
+from .solver import solve
 
 __all__ = [
     "AMBIGUOUS_PRODUCT",
@@ -33,6 +36,7 @@ __all__ = [
     "TAKE",
     "AccountBook",
     "AccountMode",
+    "AccountScore",
     "Cart",
     "CartLine",
     "DecidedEvent",
@@ -41,6 +45,7 @@ __all__ = [
     "PoseIndex",
     "ProductHypothesis",
     "ProductScore",
+    "Reach",
     "ReplayResult",
     "ShelfContents",
     "TrackScore",
@@ -49,4 +54,5 @@ __all__ = [
     "plate_distances",
     "replay",
     "score_products",
+    "solve",
 ]

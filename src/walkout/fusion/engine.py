@@ -9,8 +9,9 @@ end. Replay is the same engine fed from a recording.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,8 +26,15 @@ from walkout.recording.model import (
 from walkout.sensing.model import ShelfEvent
 
 from .carts import Cart, build_receipt
+from .decisions import AccountScore, DecidedEvent
 from .params import DEFAULT_PARAMS, FusionParams
-from .products import PUT, TAKE, ProductHypothesis, score_products
+from .products import (
+    SENSOR_FAULT,
+    TAKE,
+    ProductHypothesis,
+    ProductScore,
+    score_products,
+)
 from .shelf import ShelfContents
 from .shoppers import (
     AMBIGUOUS_SHOPPER,
@@ -34,41 +42,14 @@ from .shoppers import (
     AccountBook,
     AccountMode,
     PoseIndex,
+    Reach,
     TrackScore,
     associate_tracks,
     is_ambiguous,
 )
+from .solver import solve
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecidedEvent:
-    """One shelf event after fusion: what moved, who moved it, and how sure we are.
-
-    ``account`` is None when no account could be found to charge, but the
-    shelf contents still change. ``staff`` marks stock work that no receipt shows.
-    """
-
-    t: float
-    action: str
-    sku: str
-    qty: int
-    plate: str
-    plates: tuple[str, ...]
-    delta_g: float
-    track: str | None
-    account: str | None
-    product_p: float
-    shopper_p: float
-    review_reason: str | None
-    staff: bool = False
-    products: tuple[ProductHypothesis, ...] = ()
-    shoppers: tuple[TrackScore, ...] = ()
-
-    @property
-    def confidence(self) -> float:
-        return self.product_p * self.shopper_p
 
 
 @dataclass
@@ -78,14 +59,6 @@ class ReplayResult:
     receipts: list[Receipt]
     events: list[DecidedEvent]
     dropped: list[ShelfEvent] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _AccountScore:
-    account: str
-    p: float
-    track: str | None
-    distance_m: float | None
 
 
 class _VisionIndex:
@@ -132,6 +105,7 @@ class FusionEngine:
         self.decided: list[DecidedEvent] = []
         self.dropped: list[ShelfEvent] = []
         self._vision = _VisionIndex()
+        self._used_reaches: list[Reach] = []
         self._last_t = -np.inf
 
     # --- inputs -----------------------------------------------------------
@@ -150,7 +124,20 @@ class FusionEngine:
     def on_event(self, event: ShelfEvent) -> DecidedEvent | None:
         """Decide one shelf event, update shelves and carts, and return the decision.
 
-        Returns None when the event is dropped because no product explains it.
+        An event that turns out to be several shoppers' grabs is decided as
+        several parts, and the part with the most units is returned (all
+        parts are in ``decided``). Returns None when the event is dropped
+        because no product explains it.
+        """
+        parts = self.decide(event)
+        if not parts:
+            return None
+        return max(parts, key=lambda part: part.qty)
+
+    def decide(self, event: ShelfEvent) -> list[DecidedEvent]:
+        """Decide one shelf event and return its parts, one per paying account.
+
+        Returns an empty list when the event is dropped.
         """
         store_id = self.store.info.id
         if event.t_end < self._last_t:
@@ -164,60 +151,86 @@ class FusionEngine:
         self._last_t = max(self._last_t, event.t_end)
         self.accounts.apply_until(event.t_end)
 
-        # Who: tracks near the plate, mapped to accounts.
-        track_scores = self._track_scores(event)
-        accounts, shopper_reason = self._account_scores(event, track_scores)
-
-        # What: product hypotheses, with put candidates from nearby carts
-        # and vision from the most likely track.
-        held = self._held_near(accounts) if event.delta_g > 0 else None
-        vision = None
-        if accounts and accounts[0].track is not None:
-            vision = self._vision.best_p(
-                accounts[0].track,
-                event.t_start - self.params.vision_window_s,
-                event.t_end + self.params.vision_window_s,
+        # Neighbouring plates that changed together may be two shoppers'
+        # grabs; each plate's own wrist evidence tells.
+        split = self._split_by_plate(event)
+        if split:
+            logger.info(
+                "store %s: split the event on plates %s at t=%.2f into %d parts "
+                "by shopper",
+                store_id,
+                list(event.plates),
+                event.t_mid,
+                len(split),
             )
-        score = score_products(
-            event, self.contents, self.store, self.params, held=held, vision=vision
-        )
+            return [part for sub in split for part in self._decide_whole(sub)]
+        return self._decide_whole(event)
+
+    def _decide_whole(self, event: ShelfEvent) -> list[DecidedEvent]:
+        # Who: tracks near the plate, mapped to accounts. The raw scores
+        # ignore which reaches earlier events used, for the solver.
+        track_scores = self._track_scores(event, self._used_reaches)
+        accounts, shopper_reason = self._account_scores(event, track_scores)
+        raw_accounts = accounts
+        if self._used_reaches and track_scores:
+            raw_accounts, _ = self._account_scores(event, self._track_scores(event, ()))
+
+        # What: product hypotheses, scored jointly with the putter for a put.
+        if event.delta_g > 0:
+            accounts, score, shopper_reason = self._score_put(
+                event, accounts, shopper_reason
+            )
+            raw_accounts = accounts
+        else:
+            score = self._score_products(event, accounts, held=None)
         best = score.best
         if not score.keep or best is None:
             self.dropped.append(event)
-            return None
-
-        # A put-back comes from an account with the item in its cart, when a
-        # nearby account has one.
-        if score.action == PUT:
-            accounts, shopper_reason = self._condition_on_holders(
-                accounts, shopper_reason, best.sku
-            )
+            return []
         chosen = accounts[0] if accounts else None
-        review_reason = score.review_reason or shopper_reason
 
-        self._apply(event, score.action, best, chosen, review_reason)
-        decided = DecidedEvent(
-            t=event.t_mid,
-            action=score.action,
-            sku=best.sku,
-            qty=best.qty,
-            plate=event.main_plate,
-            plates=event.plates,
-            delta_g=event.delta_g,
-            track=chosen.track if chosen else None,
-            account=chosen.account if chosen else None,
-            product_p=best.p,
-            shopper_p=chosen.p if chosen else 0.0,
-            review_reason=review_reason,
-            staff=chosen is not None and chosen.account in self.store.staff_accounts,
-            products=score.hypotheses,
-            shoppers=tuple(track_scores),
-        )
-        self.decided.append(decided)
+        # Shares: a multi-unit take with a second shopper's fresh reach at
+        # its plate is one unit per shopper.
+        shares = self._unit_shares(event, score.action, best, accounts, track_scores)
+        parts: list[DecidedEvent] = []
+        for share, qty in shares:
+            if share is None or share is chosen:
+                review_reason = score.review_reason or shopper_reason
+                evidence = tuple(raw_accounts)
+            else:
+                review_reason = score.review_reason or self._shopper_reason([share])
+                evidence = (share,)
+            decided = DecidedEvent(
+                t=event.t_mid,
+                action=score.action,
+                sku=best.sku,
+                qty=qty,
+                plate=event.main_plate,
+                plates=event.plates,
+                delta_g=event.delta_g * qty / best.qty,
+                track=share.track if share else None,
+                account=share.account if share else None,
+                product_p=best.p,
+                shopper_p=share.p if share else 0.0,
+                review_reason=review_reason,
+                staff=share is not None and share.account in self.store.staff_accounts,
+                products=score.hypotheses,
+                shoppers=tuple(track_scores),
+                accounts=evidence,
+                changes=event.changes,
+                reach=share.reach if share else None,
+                product_reason=score.review_reason,
+            )
+            self._apply(event, decided)
+            self._log_decision(decided)
+            parts.append(decided)
+        return parts
+
+    def _log_decision(self, decided: DecidedEvent) -> None:
         logger.info(
             "store %s: %s %d x %s on plate %s at t=%.2f by track %s (account %s), "
             "p_product=%.2f p_shopper=%.2f review=%s",
-            store_id,
+            self.store.info.id,
             decided.action,
             decided.qty,
             decided.sku,
@@ -229,20 +242,202 @@ class FusionEngine:
             decided.shopper_p,
             decided.review_reason,
         )
-        return decided
 
-    def _track_scores(self, event: ShelfEvent) -> list[TrackScore]:
+    def _score_products(
+        self,
+        event: ShelfEvent,
+        accounts: list[AccountScore],
+        held: dict[str, int] | None,
+    ) -> ProductScore:
+        vision = None
+        if accounts and accounts[0].track is not None:
+            vision = self._vision.best_p(
+                accounts[0].track,
+                event.t_start - self.params.vision_window_s,
+                event.t_end + self.params.vision_window_s,
+            )
+        return score_products(
+            event, self.contents, self.store, self.params, held=held, vision=vision
+        )
+
+    def _score_put(
+        self,
+        event: ShelfEvent,
+        accounts: list[AccountScore],
+        reason: str | None,
+    ) -> tuple[list[AccountScore], ProductScore, str | None]:
+        """Score a put jointly over who put it and what it was.
+
+        Each candidate account proposes what it holds (staff also propose
+        restocks of the plates' own products). An account's joint weight is
+        its association probability times how well its best product fits the
+        change, so a nearby shopper's cart does not decide a staff restock
+        and a confident putter is not moved to an account that merely holds
+        the sku.
+        """
+        candidates = accounts[: self.params.solver_candidates]
+        if len(candidates) < 1 or self.mode is AccountMode.ANONYMOUS:
+            nearby = self._held_near(accounts)
+            return accounts, self._score_products(event, accounts, nearby), reason
+
+        scored: list[tuple[float, AccountScore, ProductScore]] = []
+        for candidate in candidates:
+            held: dict[str, int] | None = self._held_by([candidate.account])
+            if candidate.account in self.store.staff_accounts:
+                held = held or None
+            elif not held:
+                held = self._held_near(accounts) or None
+            product = self._score_products(event, [candidate, *accounts], held)
+            fit = self._fit(product)
+            scored.append((candidate.p * fit, candidate, product))
+        total = sum(weight for weight, _, _ in scored)
+        if total <= 0:
+            nearby = self._held_near(accounts)
+            return accounts, self._score_products(event, accounts, nearby), reason
+
+        scored.sort(key=lambda entry: -entry[0])
+        ranked = [
+            replace(candidate, p=weight / total) for weight, candidate, _ in scored
+        ]
+        product = scored[0][2]
+        return ranked, product, self._shopper_reason(ranked)
+
+    def _fit(self, score: ProductScore) -> float:
+        """Return how well a product score's best hypothesis fits its change."""
+        best = score.best
+        if best is None or not score.keep:
+            return 0.0
+        fit = math.exp(-0.5 * min(best.weight_z**2, 50.0))
+        if score.review_reason == SENSOR_FAULT:
+            fit *= self.params.infeasible_put_factor
+        return fit
+
+    def _unit_shares(
+        self,
+        event: ShelfEvent,
+        action: str,
+        best: ProductHypothesis,
+        accounts: list[AccountScore],
+        track_scores: list[TrackScore],
+    ) -> list[tuple[AccountScore | None, int]]:
+        """Return (account, units) pairs that together make up the event."""
+        chosen = accounts[0] if accounts else None
+        if action != TAKE or best.qty < 2 or chosen is None or chosen.reach is None:
+            return [(chosen, best.qty)]
+
+        # Fresh reaches of other accounts that arrived during the change.
+        extra: list[AccountScore] = []
+        seen = {chosen.account}
+        for score in track_scores:
+            reach = score.reach
+            if reach is None or reach.same_as(chosen.reach, self.params.reach_gap_s):
+                continue
+            if score.distance_m > self.params.unit_split_max_distance_m:
+                continue
+            if not event.t_start - self.params.onset_lead_s <= reach.arrive_t:
+                continue
+            if reach.arrive_t > event.t_end:
+                continue
+            if any(
+                reach.same_as(r, self.params.reach_gap_s) for r in self._used_reaches
+            ):
+                continue
+            account = self._account_of(score.track, event.t_end)
+            if account is None or account in seen:
+                continue
+            seen.add(account)
+            extra.append(
+                AccountScore(account, score.p, score.track, score.distance_m, reach)
+            )
+        extra = extra[: best.qty - 1]
+        if not extra:
+            return [(chosen, best.qty)]
+        logger.info(
+            "store %s: %d units of %s on plate %s at t=%.2f shared by accounts %s",
+            self.store.info.id,
+            best.qty,
+            best.sku,
+            event.main_plate,
+            event.t_mid,
+            [chosen.account, *(a.account for a in extra)],
+        )
+        shares: list[tuple[AccountScore | None, int]] = [
+            (chosen, best.qty - len(extra))
+        ]
+        shares.extend((account, 1) for account in extra)
+        return shares
+
+    def _split_by_plate(self, event: ShelfEvent) -> list[ShelfEvent]:
+        """Split a multi-plate event whose plates point to different accounts.
+
+        Returns the parts in time order, or an empty list when the event
+        stays whole: one plate, one account, weak evidence, or a part that no
+        product explains.
+        """
+        if len(event.changes) < 2 or self.mode is AccountMode.ANONYMOUS:
+            return []
+
+        # Plates with confident evidence of their own name their account.
+        # NOTE: below split_min_p a merged change of two shoppers' different
+        # products stays whole and is read as units of one product.
+        owner: dict[int, str] = {}
+        for index, change in enumerate(event.changes):
+            single = ShelfEvent((change,))
+            scores = self._track_scores(single, self._used_reaches)
+            accounts, _ = self._account_scores(single, scores)
+            confident = accounts and accounts[0].p >= self.params.split_min_p
+            if confident and accounts[0].track is not None:
+                owner[index] = accounts[0].account
+        if len(set(owner.values())) < 2:
+            return []
+
+        # The other plates (small shares, coupling) join the nearest owned
+        # plate on the shelf.
+        by_account: dict[str, list[int]] = {}
+        for index, change in enumerate(event.changes):
+            if index not in owner:
+                nearest = min(
+                    owner,
+                    key=lambda i: self._plate_gap(change.plate, event.changes[i].plate),
+                )
+                owner[index] = owner[nearest]
+            by_account.setdefault(owner[index], []).append(index)
+
+        parts = [
+            ShelfEvent(tuple(event.changes[i] for i in indices))
+            for indices in by_account.values()
+        ]
+        for part in parts:
+            if (part.delta_g > 0) != (event.delta_g > 0):
+                return []
+            if part.delta_g < 0:
+                check = self._score_products(part, [], held=None)
+                if not check.keep or check.review_reason == SENSOR_FAULT:
+                    return []
+        return sorted(parts, key=lambda part: (part.t_start, part.main_plate))
+
+    def _plate_gap(self, first: str, second: str) -> float:
+        plates = self.store.plates
+        if first not in plates or second not in plates:
+            return math.inf
+        return float(abs(plates[first].plate - plates[second].plate))
+
+    def _track_scores(
+        self, event: ShelfEvent, used: list[Reach] | tuple[()]
+    ) -> list[TrackScore]:
         if self.mode is AccountMode.ANONYMOUS or not self.poses:
             return []
         plates = [self.store.plates[p] for p in event.plates if p in self.store.plates]
-        return associate_tracks(event, plates, self.poses, self.params)
+        return associate_tracks(
+            event, plates, self.poses, self.params, used_reaches=used
+        )
 
     def _account_scores(
         self, event: ShelfEvent, track_scores: list[TrackScore]
-    ) -> tuple[list[_AccountScore], str | None]:
+    ) -> tuple[list[AccountScore], str | None]:
         """Rank accounts for an event and return the shopper review reason, if any."""
         if self.mode is AccountMode.ANONYMOUS:
-            return [_AccountScore(ANONYMOUS_ACCOUNT, 1.0, None, None)], None
+            return [AccountScore(ANONYMOUS_ACCOUNT, 1.0, None, None)], None
 
         # Sum track probabilities per account; group members share a cart.
         totals: dict[str, float] = {}
@@ -258,8 +453,12 @@ class FusionEngine:
             norm = sum(totals.values())
             ranked = sorted(totals, key=lambda a: -totals[a])
             accounts = [
-                _AccountScore(
-                    a, totals[a] / norm, best_track[a].track, best_track[a].distance_m
+                AccountScore(
+                    a,
+                    totals[a] / norm,
+                    best_track[a].track,
+                    best_track[a].distance_m,
+                    best_track[a].reach,
                 )
                 for a in ranked
             ]
@@ -272,7 +471,7 @@ class FusionEngine:
             return track
         return self.accounts.account_of(track, self.poses, now)
 
-    def _shopper_reason(self, accounts: list[_AccountScore]) -> str | None:
+    def _shopper_reason(self, accounts: list[AccountScore]) -> str | None:
         if is_ambiguous([a.p for a in accounts], self.params.shopper_margin):
             return AMBIGUOUS_SHOPPER
         distance = accounts[0].distance_m
@@ -282,7 +481,7 @@ class FusionEngine:
 
     def _presence_fallback(
         self, event: ShelfEvent
-    ) -> tuple[list[_AccountScore], str | None]:
+    ) -> tuple[list[AccountScore], str | None]:
         """Rank the accounts in the store when no wrist was near the event.
 
         One non-staff account present gets the event outright. Several share
@@ -309,10 +508,10 @@ class FusionEngine:
             )
             return [], AMBIGUOUS_SHOPPER
         share = 1.0 / len(candidates)
-        accounts = [_AccountScore(a, share, None, None) for a in candidates]
+        accounts = [AccountScore(a, share, None, None) for a in candidates]
         return accounts, AMBIGUOUS_SHOPPER if len(candidates) > 1 else None
 
-    def _held_near(self, accounts: list[_AccountScore]) -> dict[str, int]:
+    def _held_near(self, accounts: list[AccountScore]) -> dict[str, int]:
         """Return the units per sku the candidate accounts hold, else anyone present."""
         held = self._held_by(a.account for a in accounts)
         if held:
@@ -331,45 +530,51 @@ class FusionEngine:
                 held[sku] = max(held.get(sku, 0), qty)
         return held
 
-    def _condition_on_holders(
-        self, accounts: list[_AccountScore], reason: str | None, sku: str
-    ) -> tuple[list[_AccountScore], str | None]:
-        holders = [
-            a
-            for a in accounts
-            if a.account in self.carts and sku in self.carts[a.account].held()
-        ]
-        if not holders or len(holders) == len(accounts):
-            return accounts, reason
-        norm = sum(a.p for a in holders)
-        if norm <= 0:
-            return accounts, reason
-        conditioned = [
-            _AccountScore(a.account, a.p / norm, a.track, a.distance_m) for a in holders
-        ]
-        return conditioned, self._shopper_reason(conditioned)
-
-    def _apply(
-        self,
-        event: ShelfEvent,
-        action: str,
-        best: ProductHypothesis,
-        chosen: _AccountScore | None,
-        review_reason: str | None,
-    ) -> None:
+    def _apply(self, event: ShelfEvent, decided: DecidedEvent) -> None:
         # Shelves first: a take leaves the plates that changed most first,
         # a put lands on the plate that carried most of the change.
-        if action == TAKE:
+        if decided.action == TAKE:
             order = sorted(event.changes, key=lambda c: -abs(c.delta_g))
-            self.contents.remove([c.plate for c in order], best.sku, best.qty)
+            self.contents.remove([c.plate for c in order], decided.sku, decided.qty)
         else:
-            self.contents.add(event.main_plate, best.sku, best.qty)
+            self.contents.add(event.main_plate, decided.sku, decided.qty)
+        if decided.reach is not None:
+            self._used_reaches.append(decided.reach)
+        self.decided.append(decided)
+        self._add_to_cart(decided)
 
-        if chosen is None:
+    def _add_to_cart(self, decided: DecidedEvent) -> None:
+        if decided.account is None:
             return
-        cart = self.carts.setdefault(chosen.account, Cart(chosen.account))
-        signed = best.qty if action == TAKE else -best.qty
-        cart.add(best.sku, signed, best.p * chosen.p, review_reason)
+        cart = self.carts.setdefault(decided.account, Cart(decided.account))
+        signed = decided.qty if decided.action == TAKE else -decided.qty
+        cart.add(decided.sku, signed, decided.confidence, decided.review_reason)
+
+    def finalise(self, accounts: Iterable[str] | None = None) -> list[DecidedEvent]:
+        """Revisit doubtful decisions with the per-visit solver and rebuild carts.
+
+        ``accounts`` limits the solver to groups of doubtful events that
+        involve those accounts, as when one visit exits; by default every
+        group is solved. Returns the revised events.
+        """
+        names = None if accounts is None else set(accounts)
+        solved = solve(
+            self.decided,
+            self.store.staff_accounts,
+            self.params,
+            accounts=names,
+            store_id=self.store.info.id,
+        )
+        revised = [
+            event
+            for event, old in zip(solved, self.decided, strict=True)
+            if event is not old
+        ]
+        self.decided = solved
+        self.carts = {}
+        for event in self.decided:
+            self._add_to_cart(event)
+        return revised
 
     # --- outputs ----------------------------------------------------------
 
@@ -441,7 +646,8 @@ def replay(
         engine.add_vision(recording.vision)
 
     for event in sorted(events, key=lambda e: (e.t_end, e.t_start)):
-        engine.on_event(event)
+        engine.decide(event)
+    engine.finalise()
     logger.info(
         "store %s: replay decided %d events and dropped %d (account mode %s)",
         recording.store.info.id,

@@ -138,6 +138,119 @@ class FusionParams:
     ``ambiguous_shopper``.
     """
 
+    onset_lead_s: float = 0.6
+    """How long before an event's start the causing hand may already be at the
+    plate without penalty.
+
+    In the simulator the wrist arrives 0.2 to 0.6 s before the load steps.
+    Raising it tolerates slow grabs, at the cost of crediting a hand that
+    arrived earlier for someone else's change.
+    """
+
+    onset_lag_s: float = 0.4
+    """How long after an event's start the causing hand may arrive without
+    penalty.
+
+    It covers the detector placing the start early. Raising it lets a hand
+    that arrives during someone else's change compete for it.
+    """
+
+    onset_sd_s: float = 0.3
+    """Spread of the soft timing penalty for wrist samples outside the onset
+    window.
+
+    Raising it leans on samples farther from the onset when the tracker
+    misses the reach itself, but weakens the timing evidence that tells two
+    shoppers at one plate apart.
+    """
+
+    reach_near_m: float = 0.25
+    """Wrist-to-plate distance within which a wrist counts as reaching into
+    the plate.
+
+    Reaches bound the reuse check and unit splits. Raising it merges passes
+    along the shelf into reaches, and lowering it splits one reach in two
+    when tracking is noisy.
+    """
+
+    reach_gap_s: float = 0.5
+    """Longest run of missing wrist samples bridged inside one reach.
+
+    Raising it survives longer occlusions, at the cost of joining two reaches
+    of one hand into one.
+    """
+
+    reach_lookaround_s: float = 6.0
+    """Time searched on each side of a wrist's best sample to find where its
+    reach starts and ends. Longer reaches are cut at this bound, which only
+    matters for the reuse check."""
+
+    approach_max_s: float = 1.2
+    """Longest time from a wrist's arrival at the plate to the event's start
+    that carries no penalty.
+
+    A grabbing hand arrives shortly before the load moves, while a hand that
+    has rested on the shelf for seconds (a lean, a hovering hand) is a weak
+    candidate. Raising it trusts resting hands more.
+    """
+
+    approach_sd_s: float = 0.5
+    """Spread of the soft penalty for arrivals earlier than ``approach_max_s``.
+
+    Lowering it penalises resting hands harder, at the cost of missing a
+    shopper who waits with the hand on the item before lifting it.
+    """
+
+    reused_reach_factor: float = 0.05
+    """Likelihood factor of a reach that already caused an earlier event.
+
+    One reach moves one load, so a hand still resting on the plate after
+    its own take is a weak candidate for the next change there. Lowering it
+    trusts this more, and raising it towards 1 turns the rule off.
+    """
+
+    split_min_p: float = 0.8
+    """Minimum per-plate shopper probability for splitting a multi-plate event
+    between shoppers.
+
+    When neighbouring plates change together and each plate's own evidence
+    points to a different account with at least this probability, the event
+    is decided as one event per account. Lowering it splits more merged
+    events, at the cost of cutting one item resting on two plates in two.
+    """
+
+    unit_split_max_distance_m: float = 0.15
+    """Maximum wrist-to-plate distance of a second shopper's fresh reach for
+    one unit of a multi-unit change to go to that shopper.
+
+    A multi-unit change with two fresh reaches at its onset is most likely
+    two one-unit grabs that the load cells could not separate. Raising it
+    splits more changes, and lowering it charges more grabs to one shopper.
+    """
+
+    solver_candidates: int = 3
+    """Accounts per doubtful event that the per-visit solver considers.
+
+    Raising it explores more joint assignments, at exponential cost in the
+    number of doubtful events of one group.
+    """
+
+    solver_max_events: int = 10
+    """Maximum number of doubtful events solved jointly. Larger groups keep
+    their online decisions.
+
+    Raising it finds consistent assignments in busier stores at
+    ``solver_candidates ** solver_max_events`` cost.
+    """
+
+    infeasible_put_factor: float = 0.01
+    """Likelihood factor of an assignment in which an account puts back more
+    units of a sku than it holds at that time.
+
+    Lowering it trusts put-backs more as evidence of who took an item.
+    Raising it towards 1 lets the solver ignore put-backs.
+    """
+
     relink_max_gap_s: float = 10.0
     """Maximum time between a lost track's last sample and a new track's first
     one for the two to be joined.
@@ -171,7 +284,21 @@ class FusionParams:
                 "default_units_per_plate must not be negative, "
                 f"got {self.default_units_per_plate}"
             )
-        for name in ("reach_sd_m", "calibration_rel_sd", "default_unit_sd_rel"):
+        if self.solver_candidates < 1 or self.solver_max_events < 1:
+            raise ValueError(
+                "solver_candidates and solver_max_events must be at least 1, "
+                f"got {self.solver_candidates} and {self.solver_max_events}"
+            )
+        positive = (
+            "reach_sd_m",
+            "calibration_rel_sd",
+            "default_unit_sd_rel",
+            "onset_sd_s",
+            "approach_sd_s",
+            "reused_reach_factor",
+            "infeasible_put_factor",
+        )
+        for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 

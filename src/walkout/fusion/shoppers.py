@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+import numpy.typing as npt
 
 from walkout.recording.model import FloatArray, GateEvent, Plate, PoseSamples
 from walkout.sensing.model import ShelfEvent
@@ -40,18 +41,50 @@ class AccountMode(Enum):
 
 
 @dataclass(frozen=True)
+class Reach:
+    """One reach of one wrist into the event's plates: when it arrived and left.
+
+    ``arrive_t`` and ``leave_t`` bound the run of samples within
+    ``reach_near_m`` of the plates that contains the track's best sample,
+    bridging gaps of missing samples up to ``reach_gap_s``.
+    """
+
+    track: str
+    wrist: str
+    arrive_t: float
+    leave_t: float
+
+    def same_as(self, other: Reach, tolerance_s: float) -> bool:
+        """Return whether ``other`` is this reach seen from another event."""
+        return (
+            self.track == other.track
+            and self.wrist == other.wrist
+            and abs(self.arrive_t - other.arrive_t) <= tolerance_s
+        )
+
+
+@dataclass(frozen=True)
 class TrackScore:
-    """A track's probability of having caused an event, and its best wrist distance."""
+    """A track's probability of having caused an event, with its evidence.
+
+    ``distance_m`` is the wrist-to-plate distance of the best sample,
+    ``onset_offset_s`` how far that sample lies outside the window around
+    the event's start in which the causing hand is expected, and ``reach``
+    the wrist's reach that contains it.
+    """
 
     track: str
     p: float
     distance_m: float
+    onset_offset_s: float = 0.0
+    reach: Reach | None = None
 
 
 @dataclass
 class _Track:
     wrist_t: FloatArray
     wrist_xyz: FloatArray
+    wrist_name: npt.NDArray[np.object_]
     body_t: FloatArray
     body_xyz: FloatArray
 
@@ -108,7 +141,9 @@ class PoseIndex:
             # The head marks where a person is; other joints stand in for
             # tracks that never report one.
             body = mine & is_head if np.any(mine & is_head) else mine
-            self._tracks[str(name)] = _Track(t[wrist], xyz[wrist], t[body], xyz[body])
+            self._tracks[str(name)] = _Track(
+                t[wrist], xyz[wrist], joint[wrist], t[body], xyz[body]
+            )
         self._dirty = False
 
     def first_seen(self, track: str) -> tuple[float, FloatArray] | None:
@@ -139,10 +174,17 @@ class PoseIndex:
 
     def wrists(self, track: str, start: float, end: float) -> FloatArray:
         """Return the wrist positions of ``track`` between ``start`` and ``end``."""
+        return self.wrist_samples(track, start, end)[1]
+
+    def wrist_samples(
+        self, track: str, start: float, end: float
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.object_]]:
+        """Return times, positions and joint names of ``track``'s wrist samples
+        between ``start`` and ``end``, ordered by time."""
         data = self.tracks[track]
         lo = int(np.searchsorted(data.wrist_t, start, side="left"))
         hi = int(np.searchsorted(data.wrist_t, end, side="right"))
-        return data.wrist_xyz[lo:hi]
+        return data.wrist_t[lo:hi], data.wrist_xyz[lo:hi], data.wrist_name[lo:hi]
 
 
 def plate_distances(points: FloatArray, plate: Plate) -> FloatArray:
@@ -165,42 +207,119 @@ def associate_tracks(
     plates: Iterable[Plate],
     poses: PoseIndex,
     params: FusionParams = DEFAULT_PARAMS,
+    *,
+    used_reaches: Sequence[Reach] = (),
 ) -> list[TrackScore]:
-    """Rank the tracks whose wrists were tracked during ``event``.
+    """Rank the tracks whose wrists were tracked near ``event``.
 
-    Each track's likelihood is ``exp(-d**2 / (2 * reach_sd_m**2))`` for its
-    smallest wrist-to-plate distance ``d`` over both wrists, every sample in
-    the event window widened by ``wrist_window_margin_s``, and every plate of
-    the event. Likelihoods are normalised over tracks. Returns an empty list
-    when no track has wrist samples in the window.
+    The hand that causes a load change is at the plate when the change
+    starts, so each wrist sample scores
+    ``-d**2 / (2 * reach_sd_m**2) - o**2 / (2 * onset_sd_s**2)``, where ``d``
+    is its distance to the nearest plate of the event and ``o`` how far its
+    time lies outside ``[t_start - onset_lead_s, t_start + onset_lag_s]``.
+    A track scores its best sample over both wrists and every sample in the
+    event window widened by ``wrist_window_margin_s``. A reach that arrived
+    more than ``approach_max_s`` before the start loses
+    ``0.5 * (excess / approach_sd_s) ** 2`` for resting there, at most the
+    penalty of a reused reach. A reach that already
+    caused an earlier event (one of ``used_reaches``) scores
+    ``reused_reach_factor`` times less, because one reach moves one load.
+    Scores are normalised over tracks. Returns an empty list when no track
+    has wrist samples in the window.
     """
     plate_list = list(plates)
     if not plate_list:
         return []
     start = event.t_start - params.wrist_window_margin_s
     end = event.t_end + params.wrist_window_margin_s
+    onset_lo = event.t_start - params.onset_lead_s
+    onset_hi = event.t_start + params.onset_lag_s
 
-    # Best (smallest) distance of each track in the window.
-    best: dict[str, float] = {}
+    logs: dict[str, float] = {}
+    evidence: dict[str, tuple[float, float, Reach]] = {}
     for track in poses.tracks:
-        points = poses.wrists(track, start, end)
-        if points.shape[0] == 0:
+        t, xyz, names = poses.wrist_samples(track, start, end)
+        if t.shape[0] == 0:
             continue
-        best[track] = min(
-            float(plate_distances(points, plate).min()) for plate in plate_list
+
+        # Score every sample by distance and by timing against the onset.
+        distance = np.min(
+            np.stack([plate_distances(xyz, plate) for plate in plate_list]), axis=0
         )
-    if not best:
+        offset = np.maximum(np.maximum(onset_lo - t, t - onset_hi), 0.0)
+        sample_log = (
+            -0.5 * (distance / params.reach_sd_m) ** 2
+            - 0.5 * (offset / params.onset_sd_s) ** 2
+        )
+        best = int(np.argmax(sample_log))
+
+        # The reach that contains the best sample, and whether it was used.
+        reach = _reach_around(
+            poses, track, str(names[best]), float(t[best]), plate_list, params
+        )
+        log = float(sample_log[best])
+        rested = event.t_start - reach.arrive_t - params.approach_max_s
+        if rested > 0:
+            penalty = 0.5 * (rested / params.approach_sd_s) ** 2
+            log -= min(penalty, -math.log(params.reused_reach_factor))
+        if any(reach.same_as(used, params.reach_gap_s) for used in used_reaches):
+            log += math.log(params.reused_reach_factor)
+        logs[track] = log
+        evidence[track] = (float(distance[best]), float(offset[best]), reach)
+    if not logs:
         return []
 
-    # Gaussian likelihood in the log domain, normalised over tracks.
-    logs = {track: -0.5 * (d / params.reach_sd_m) ** 2 for track, d in best.items()}
     top = max(logs.values())
     total = sum(math.exp(value - top) for value in logs.values())
     scores = [
-        TrackScore(track, math.exp(logs[track] - top) / total, best[track])
-        for track in best
+        TrackScore(
+            track,
+            math.exp(logs[track] - top) / total,
+            evidence[track][0],
+            evidence[track][1],
+            evidence[track][2],
+        )
+        for track in logs
     ]
     return sorted(scores, key=lambda s: (-s.p, s.track))
+
+
+def _reach_around(
+    poses: PoseIndex,
+    track: str,
+    wrist: str,
+    t_best: float,
+    plates: Sequence[Plate],
+    params: FusionParams,
+) -> Reach:
+    """Find the run of ``wrist`` samples near ``plates`` that contains ``t_best``."""
+    lookaround = params.reach_lookaround_s
+    t, xyz, names = poses.wrist_samples(track, t_best - lookaround, t_best + lookaround)
+    mine = names == wrist
+    t, xyz = t[mine], xyz[mine]
+    distance = np.min(
+        np.stack([plate_distances(xyz, plate) for plate in plates]), axis=0
+    )
+    near = distance <= params.reach_near_m
+    index = int(np.searchsorted(t, t_best, side="left"))
+    index = min(index, t.shape[0] - 1)
+    if not near[index]:
+        return Reach(track, wrist, t_best, t_best)
+
+    # Walk outwards while samples stay near and gaps stay short.
+    first = index
+    while (
+        first > 0 and near[first - 1] and t[first] - t[first - 1] <= params.reach_gap_s
+    ):
+        first -= 1
+    last = index
+    while (
+        last + 1 < t.shape[0]
+        and near[last + 1]
+        and t[last + 1] - t[last] <= params.reach_gap_s
+    ):
+        last += 1
+    return Reach(track, wrist, float(t[first]), float(t[last]))
 
 
 def is_ambiguous(probabilities: list[float], margin: float) -> bool:
@@ -287,6 +406,16 @@ class AccountBook:
         """
         if track in self.track_account:
             return self.track_account[track]
+
+        # The wrist window reaches past ``now``, so a track may be seen before
+        # its own enter row is applied. Such a track is a new entrant.
+        for gate in self._pending:
+            if gate.action == "enter" and gate.track == track and gate.account:
+                self._pending.remove(gate)
+                self.bind(track, gate.account)
+                self.entered_at.setdefault(gate.account, gate.t)
+                return gate.account
+
         first = poses.first_seen(track)
         if first is None:
             return None

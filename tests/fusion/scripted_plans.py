@@ -1,0 +1,124 @@
+"""Scripted shopper plans for the hard cases of fusion, in the simulator's store.
+
+Each builder returns plans for ``walkout.sim.render`` and whether shoppers of
+different accounts may reach into one gondola at the same time (``separate``
+off). Plans are fixed, and only the renderer's seed varies timing and noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from walkout.recording.model import Store
+from walkout.sim.plan import Action, PutBack, ShopperPlan, Take, Wait
+
+PlanBuilder = Callable[[Store], tuple[list[ShopperPlan], bool]]
+
+
+def sku_on(store: Store, plate: str) -> str:
+    """Return the planogram sku of ``plate``."""
+    return next(f.sku for f in store.planogram if plate in f.plates)
+
+
+def shopper(
+    number: int, enter_t: float, actions: list[Action], account: str | None = None
+) -> ShopperPlan:
+    return ShopperPlan(
+        track=f"p{number}",
+        account=account or f"acct-{number}",
+        enter_t=enter_t,
+        actions=actions,
+        speed_mps=1.0,
+        height_m=1.7,
+    )
+
+
+def multi_unit(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Grabs of two and three units in one move."""
+    plans = [shopper(1, 1.0, [Take("2.3.2", qty=3), Take("2.4.5", qty=2)])]
+    return plans, True
+
+
+def putback_same(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Two units taken one by one, one put back on its own plate."""
+    sku = sku_on(store, "1.2.4")
+    actions: list[Action] = [
+        Take("1.2.4"),
+        Take("1.2.4"),
+        Wait(1.5),
+        PutBack("1.2.4", sku),
+        Take("2.2.1"),
+    ]
+    return [shopper(1, 1.0, actions)], True
+
+
+def misplaced(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """An item put back on the wrong plate, then taken from there by another shopper."""
+    first = [Take("1.5.2"), PutBack("1.5.6", sku_on(store, "1.5.2"))]
+    second = [Wait(12.0), Take("1.5.6")]
+    return [shopper(1, 1.0, first), shopper(2, 2.0, second)], True
+
+
+def adjacent(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Two shoppers take from neighbouring plates within about a second."""
+    return [
+        shopper(1, 1.0, [Take("2.3.3")]),
+        shopper(2, 1.6, [Take("2.3.4", hand="left")]),
+    ], False
+
+
+def same_plate(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Two shoppers take from one plate a few seconds apart."""
+    return [
+        shopper(1, 1.0, [Take("2.4.1")]),
+        shopper(2, 2.5, [Take("2.4.1")]),
+    ], False
+
+
+def group3(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Three tracks on one account, each taking at its own gondola."""
+    plans = [
+        shopper(1, 1.0, [Take("1.3.3")], account="family"),
+        shopper(2, 2.0, [Take("2.5.5")], account="family"),
+        shopper(3, 3.0, [Take("3.4.5"), Take("3.4.6")], account="family"),
+    ]
+    return plans, True
+
+
+def no_purchase(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """A shopper who puts back everything taken."""
+    actions: list[Action] = [
+        Take("4.2.1"),
+        Wait(1.0),
+        PutBack("4.2.1", sku_on(store, "4.2.1")),
+    ]
+    return [shopper(1, 1.0, actions)], True
+
+
+def crowd(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Seven shoppers at two gondolas at once."""
+    plates = ["2.3.1", "2.3.5", "2.4.2", "2.5.6", "3.5.1", "3.4.6", "3.5.5"]
+    plans = [
+        shopper(index + 1, 1.0 + 0.7 * index, [Take(plate)])
+        for index, plate in enumerate(plates)
+    ]
+    return plans, False
+
+
+def lookalike(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Takes from neighbouring plates whose products weigh within 1%."""
+    plans = [shopper(1, 1.0, [Take("3.2.2"), Take("3.2.5"), Take("3.3.3")])]
+    return plans, True
+
+
+BUILDERS: dict[str, PlanBuilder] = {
+    "multi_unit": multi_unit,
+    "putback_same": putback_same,
+    "misplaced": misplaced,
+    "adjacent": adjacent,
+    "same_plate": same_plate,
+    "group3": group3,
+    "no_purchase": no_purchase,
+    "crowd": crowd,
+    "lookalike": lookalike,
+}
