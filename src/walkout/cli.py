@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from walkout.cli_perceive import perceive
 from walkout.eval.scoring import RecordingScore, score_recording, summarise
 from walkout.recording import (
     Receipt,
@@ -44,6 +45,7 @@ import_app = typer.Typer(help="Turn third-party store data into a walkout record
 app.add_typer(import_app, name="import")
 bench_app = typer.Typer(help="Measure accuracy on simulated stores.")
 app.add_typer(bench_app, name="bench")
+app.command()(perceive)
 
 console = Console()
 errors = Console(stderr=True)

@@ -117,9 +117,8 @@ def read_cameras(store_meta: Path) -> list[Camera]:
     and ``K`` is normalised by the image size. The result has ``K`` in
     pixels and ``world_to_camera`` in metres.
 
-    NOTE: On the sample frames of cameras 1 to 8, projected plate centres miss
-    the visible shelves by tens to hundreds of pixels, so these poses are not
-    pixel-accurate against the layout of Plates.json.
+    NOTE: Even with footage matched to the right calibration, projected upper
+    shelves sit 20 to 80 px off the visible ones in some frames.
     """
     path = store_meta / "calibration.json"
     document = load_json_file(path, "camera calibration")

@@ -1,0 +1,285 @@
+"""Video in, ``poses.csv`` out: detect, lift to store coordinates, track, write.
+
+``perceive`` reads ``REC/video/index.json`` and the videos, steps through
+the recording clock one instant at a time (frames of different cameras
+whose times lie within half a frame period are one instant), finds people
+and their head and wrists in every frame, lifts them to store coordinates,
+tracks them and writes ``REC/poses.csv`` atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from walkout.perception.lifting import Lifter, LiftParams, LiftStats
+from walkout.perception.overlay import OverlayWriter
+from walkout.perception.pose import (
+    JOINTS,
+    Image,
+    MediapipePoseEstimator,
+    PersonDetection,
+    PoseParams,
+)
+from walkout.perception.tracking import EntryBirth, Track, Tracker, TrackerParams
+from walkout.recording import Camera, PoseSamples, read_recording
+from walkout.recording._csv import write_csv_table
+from walkout.recording._files import replace_atomically
+from walkout.recording.writer import poses_table
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class PerceiveReport:
+    """What one perception run did, with its speed."""
+
+    frames: int = 0
+    instants: int = 0
+    detections: int = 0
+    pose_rows: int = 0
+    tracks: list[str] = field(default_factory=list)
+    entry_births: list[EntryBirth] = field(default_factory=list)
+    lifting: LiftStats = field(default_factory=LiftStats)
+    seconds: float = 0.0
+    pose_seconds: float = 0.0
+    cameras: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames processed per wall-clock second, all steps included."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def pose_frames_per_second(self) -> float:
+        """Frames per second of the pose estimator alone."""
+        return self.frames / self.pose_seconds if self.pose_seconds > 0 else 0.0
+
+
+@dataclass
+class _CameraStream:
+    camera_id: str
+    calibration: Camera
+    capture: cv2.VideoCapture
+    start_t: float
+    fps: float
+    frame_count: int
+    index: int = 0
+
+    @property
+    def next_t(self) -> float:
+        return self.start_t + self.index / self.fps
+
+    @property
+    def done(self) -> bool:
+        return self.index >= self.frame_count
+
+
+def _open_streams(
+    recording_path: Path,
+    cameras: Mapping[str, Camera],
+    videos: Mapping[str, tuple[str, float, float]],
+    calibration_of: Mapping[str, str],
+    max_seconds: float | None,
+) -> list[_CameraStream]:
+    streams = []
+    for camera_id, (file, start_t, fps) in sorted(videos.items()):
+        calibration_id = calibration_of.get(camera_id, camera_id)
+        if calibration_id not in cameras:
+            logger.warning(
+                "camera %s: no calibration %s in store.json, video skipped",
+                camera_id,
+                calibration_id,
+            )
+            continue
+        capture = cv2.VideoCapture(str(recording_path / "video" / file))
+        if not capture.isOpened():
+            raise OSError(
+                f"camera {camera_id}: failed to open video {file}; check that it is "
+                "a readable video file"
+            )
+        frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if max_seconds is not None:
+            frame_count = min(frame_count, round(max_seconds * fps))
+        streams.append(
+            _CameraStream(
+                camera_id, cameras[calibration_id], capture, start_t, fps, frame_count
+            )
+        )
+        logger.info(
+            "camera %s: %d frames at %.1f fps from t=%.3f, calibration %s",
+            camera_id,
+            frame_count,
+            fps,
+            start_t,
+            calibration_id,
+        )
+    return streams
+
+
+def _track_rows(t: float, tracks: list[Track], rows: dict[str, list[object]]) -> None:
+    for track in tracks:
+        for joint in JOINTS:
+            if joint not in track.joints:
+                continue
+            point, score = track.joints[joint]
+            rows["t"].append(t)
+            rows["track"].append(track.id)
+            rows["joint"].append(joint)
+            rows["xyz"].append(point)
+            rows["score"].append(min(1.0, max(0.0, score)))
+
+
+def perceive(
+    recording_path: Path,
+    *,
+    overlay: Path | None = None,
+    progress: ProgressCallback | None = None,
+    calibration_of: Mapping[str, str] | None = None,
+    max_seconds: float | None = None,
+    pose_params: PoseParams | None = None,
+    lift_params: LiftParams | None = None,
+    tracker_params: TrackerParams | None = None,
+    write: bool = True,
+) -> PerceiveReport:
+    """Run perception on a recording's videos and write ``poses.csv`` into it.
+
+    ``calibration_of`` maps a video's camera id to the id of the camera
+    calibration that belongs to it, for recordings whose video numbering
+    differs from the calibration's; ids not in it map to themselves.
+    ``max_seconds`` limits each video to its first seconds. ``overlay``
+    names an MP4 file to draw the cameras, skeletons, track ids and
+    projected plates into. ``progress`` is called with (frames done, total).
+    With ``write`` false, nothing is written to the recording.
+    """
+    started = time.perf_counter()
+    recording = read_recording(recording_path)
+    store = recording.store
+    cameras = {camera.id: camera for camera in store.cameras}
+    videos = {
+        camera_id: (video.file, video.start_t, video.fps)
+        for camera_id, video in recording.video.items()
+    }
+    if not videos:
+        raise ValueError(f"{recording_path}: video/index.json lists no videos")
+    streams = _open_streams(
+        recording_path, cameras, videos, calibration_of or {}, max_seconds
+    )
+    if not streams:
+        raise ValueError(
+            f"{recording_path}: no video has a camera calibration in store.json; "
+            "pass calibration_of to map video ids to calibration ids"
+        )
+
+    report = PerceiveReport(cameras=[stream.camera_id for stream in streams])
+    estimators = {
+        stream.camera_id: MediapipePoseEstimator(pose_params) for stream in streams
+    }
+    lifter = Lifter(
+        {stream.camera_id: stream.calibration for stream in streams},
+        list(store.plates.values()),
+        lift_params,
+    )
+    tracker = Tracker(tracker_params, entry_zones=store.zones)
+    writer = (
+        OverlayWriter(overlay, [s.calibration for s in streams], store.plates.values())
+        if overlay
+        else None
+    )
+    rows: dict[str, list[object]] = {
+        k: [] for k in ("t", "track", "joint", "xyz", "score")
+    }
+    total = sum(stream.frame_count for stream in streams)
+    half_period = 0.5 / max(stream.fps for stream in streams)
+
+    try:
+        while True:
+            pending = [stream for stream in streams if not stream.done]
+            if not pending:
+                break
+            t = min(stream.next_t for stream in pending)
+            due = [s for s in pending if s.next_t <= t + half_period]
+
+            # Read each due camera's frame and find the people in it.
+            frames: dict[str, Image] = {}
+            detections: list[PersonDetection] = []
+            for stream in due:
+                stream.index += 1
+                ok, raw = stream.capture.read()
+                if not ok:
+                    logger.warning(
+                        "camera %s: frame %d unreadable, stream ended early",
+                        stream.camera_id,
+                        stream.index - 1,
+                    )
+                    stream.frame_count = stream.index
+                    continue
+                frame: Image = np.asarray(raw, dtype=np.uint8)
+                report.frames += 1
+                frames[stream.camera_id] = frame
+                pose_started = time.perf_counter()
+                found = estimators[stream.camera_id].detect(frame, stream.camera_id)
+                report.pose_seconds += time.perf_counter() - pose_started
+                detections.extend(found)
+            report.detections += len(detections)
+            report.instants += 1
+
+            # Lift to store coordinates, track, and keep the confirmed tracks.
+            observations = lifter.lift(detections)
+            tracks = tracker.update(t, observations)
+            _track_rows(t, tracks, rows)
+
+            if writer is not None:
+                writer.add(t, frames, detections, tracks)
+            if progress is not None:
+                progress(report.frames, total)
+    finally:
+        for stream in streams:
+            stream.capture.release()
+        for estimator in estimators.values():
+            estimator.close()
+        if writer is not None:
+            writer.close()
+
+    report.pose_rows = len(rows["t"])
+    report.tracks = sorted({str(track) for track in rows["track"]})
+    report.entry_births = tracker.entry_births
+    report.lifting = lifter.stats
+    if write:
+        _write_poses(recording_path / "poses.csv", rows)
+    report.seconds = time.perf_counter() - started
+    logger.info(
+        "perceived %d frames from %d cameras in %.1f s (%.1f frames/s): "
+        "%d pose rows, tracks %s",
+        report.frames,
+        len(streams),
+        report.seconds,
+        report.frames_per_second,
+        report.pose_rows,
+        ", ".join(report.tracks) or "none",
+    )
+    return report
+
+
+def _write_poses(target: Path, rows: dict[str, list[object]]) -> None:
+    xyz = np.asarray(rows["xyz"], dtype=np.float64).reshape(-1, 3)
+    samples = PoseSamples(
+        t=np.asarray(rows["t"], dtype=np.float64),
+        track=np.asarray(rows["track"], dtype=object),
+        joint=np.asarray(rows["joint"], dtype=object),
+        xyz=np.round(xyz, 4),
+        score=np.round(np.asarray(rows["score"], dtype=np.float64), 3).astype(
+            np.float64
+        ),
+    )
+    with replace_atomically(target) as sink:
+        write_csv_table(poses_table(samples), sink)
+    logger.info("wrote %s: %d rows", target, len(samples))
