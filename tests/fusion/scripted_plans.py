@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from walkout.recording.model import Store
-from walkout.sim.plan import Action, PutBack, ShopperPlan, Take, Wait
+from walkout.sim.plan import Action, Align, Lean, PutBack, ShopperPlan, Take, Wait
 
 PlanBuilder = Callable[[Store], tuple[list[ShopperPlan], bool]]
 
@@ -54,17 +54,37 @@ def putback_same(store: Store) -> tuple[list[ShopperPlan], bool]:
 
 def misplaced(store: Store) -> tuple[list[ShopperPlan], bool]:
     """An item put back on the wrong plate, then taken from there by another shopper."""
-    first = [Take("1.5.2"), PutBack("1.5.6", sku_on(store, "1.5.2"))]
-    second = [Wait(12.0), Take("1.5.6")]
+    first: list[Action] = [Take("1.5.2"), PutBack("1.5.6", sku_on(store, "1.5.2"))]
+    second: list[Action] = [Wait(12.0), Take("1.5.6")]
     return [shopper(1, 1.0, first), shopper(2, 2.0, second)], True
 
 
 def adjacent(store: Store) -> tuple[list[ShopperPlan], bool]:
-    """Two shoppers take from neighbouring plates within about a second."""
-    return [
-        shopper(1, 1.0, [Take("2.3.3")]),
-        shopper(2, 1.6, [Take("2.3.4", hand="left")]),
-    ], False
+    """Two shoppers take an aubergine and a leek from neighbouring plates,
+    0.4 s apart, so that one shelf event covers both plates."""
+    second = shopper(2, 1.6, [Take("2.3.4", hand="left")])
+    second.align = Align("p1", 0, 0, 0.4)
+    return [shopper(1, 1.0, [Take("2.3.3")]), second], False
+
+
+def adjacent_lookalike(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Two shoppers take milk cartons within 0.5 % of each other's weight
+    from neighbouring plates, 0.6 s apart."""
+    second = shopper(2, 1.6, [Take("3.1.6", hand="left")])
+    second.align = Align("p1", 0, 0, -0.6)
+    return [shopper(1, 1.0, [Take("3.1.5")]), second], False
+
+
+def lean(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """A shopper leans 4 kg two plates from another shopper's take, starting
+    0.5 s before it, then presses 150 g on the plate that was taken from."""
+    leaner_actions: list[Action] = [
+        Lean("2.4.5", grams=4000.0, seconds=3.0, hand="left"),
+        Lean("2.4.3", grams=150.0, seconds=1.5, hand="left"),
+    ]
+    leaner = shopper(2, 1.6, leaner_actions)
+    leaner.align = Align("p1", 0, 0, -0.5)
+    return [shopper(1, 1.0, [Take("2.4.3")]), leaner], False
 
 
 def same_plate(store: Store) -> tuple[list[ShopperPlan], bool]:
@@ -116,6 +136,8 @@ BUILDERS: dict[str, PlanBuilder] = {
     "putback_same": putback_same,
     "misplaced": misplaced,
     "adjacent": adjacent,
+    "adjacent_lookalike": adjacent_lookalike,
+    "lean": lean,
     "same_plate": same_plate,
     "group3": group3,
     "no_purchase": no_purchase,

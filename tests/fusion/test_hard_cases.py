@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scripted_plans import BUILDERS
+from scripted_plans import BUILDERS, sku_on
 
 from walkout.fusion import replay
 from walkout.recording.model import Receipt, Recording
@@ -21,11 +21,8 @@ def truth_bought(recording: Recording) -> dict[str, dict[str, int]]:
     return {r.account: r.items for r in recording.truth.receipts if r.items}
 
 
-DECIDABLE = [name for name in BUILDERS if name != "adjacent"]
-
-
 @pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("name", DECIDABLE)
+@pytest.mark.parametrize("name", list(BUILDERS))
 def test_scripted_case_exact_receipts(name: str, seed: int) -> None:
     store = builtin_store()
     plans, separate = BUILDERS[name](store)
@@ -39,7 +36,15 @@ def test_scripted_case_exact_receipts(name: str, seed: int) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["staff_restock", "sensor_faults", "lost_track", "handover", "spanning"],
+    [
+        "staff_restock",
+        "sensor_faults",
+        "lost_track",
+        "handover",
+        "spanning",
+        "adjacent",
+        "lean",
+    ],
 )
 def test_simulated_case_exact_receipts(name: str) -> None:
     recording = simulate(builtin_store(), name, 1)
@@ -59,3 +64,17 @@ def test_staff_never_get_receipts() -> None:
     accounts = {r.account for r in result.receipts}
     assert not accounts & store.staff_accounts
     assert any(e.staff for e in result.events)
+
+
+def test_adjacent_takes_split_per_plate() -> None:
+    store = builtin_store()
+    plans, separate = BUILDERS["adjacent"](store)
+    recording = render(store, plans, 1, separate=separate).recording
+
+    result = replay(recording)
+
+    takes = sorted((e.plate, e.sku, e.account, e.qty) for e in result.events)
+    assert takes == [
+        ("2.3.3", sku_on(store, "2.3.3"), "acct-1", 1),
+        ("2.3.4", sku_on(store, "2.3.4"), "acct-2", 1),
+    ]

@@ -48,6 +48,7 @@ from .shoppers import (
     is_ambiguous,
 )
 from .solver import solve
+from .split import split_by_weight
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,36 @@ class FusionEngine:
         self._last_t = max(self._last_t, event.t_end)
         self.accounts.apply_until(event.t_end)
 
-        # Neighbouring plates that changed together may be two shoppers'
-        # grabs; each plate's own wrist evidence tells.
+        # Neighbouring plates that changed together may be several grabs.
+        # Per-plate weights tell when each group of plates fits a product of
+        # its own, and per-plate wrist evidence tells when shoppers differ.
+        by_weight = split_by_weight(event, self.contents, self.store, self.params)
+        if (
+            by_weight is not None
+            and by_weight.log_odds >= self.params.split_min_log_odds
+        ):
+            logger.info(
+                "store %s: split the take on plates %s at t=%.2f into %d per-plate "
+                "grabs (log odds %.1f against one product)",
+                store_id,
+                list(event.plates),
+                event.t_mid,
+                len(by_weight.parts),
+                by_weight.log_odds,
+            )
+            parts = sorted(
+                by_weight.parts, key=lambda part: (part.t_start, part.main_plate)
+            )
+            return [decided for part in parts for decided in self._decide_whole(part)]
+        if by_weight is not None:
+            logger.debug(
+                "store %s: kept the take on plates %s at t=%.2f whole (log odds "
+                "%.1f for per-plate grabs)",
+                store_id,
+                list(event.plates),
+                event.t_mid,
+                by_weight.log_odds,
+            )
         split = self._split_by_plate(event)
         if split:
             logger.info(
@@ -427,7 +456,15 @@ class FusionEngine:
     ) -> list[TrackScore]:
         if self.mode is AccountMode.ANONYMOUS or not self.poses:
             return []
-        plates = [self.store.plates[p] for p in event.plates if p in self.store.plates]
+        # Hands are scored against the plates that carried the change, not
+        # against neighbours that only moved by coupling.
+        total = sum(abs(change.delta_g) for change in event.changes)
+        plates = [
+            self.store.plates[change.plate]
+            for change in event.changes
+            if change.plate in self.store.plates
+            and abs(change.delta_g) >= self.params.carrying_min_share * total
+        ]
         return associate_tracks(
             event, plates, self.poses, self.params, used_reaches=used
         )

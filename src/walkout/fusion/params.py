@@ -125,6 +125,29 @@ class FusionParams:
     ``ambiguous_shopper``.
     """
 
+    dwell_sd_m: float = 0.03
+    """Spread of the along-shelf offset between the median wrist position of
+    the causing hand's reach and the centre of the plate it changed.
+
+    The median of a 1-3 s reach at 15 Hz averages the tracker's 5 cm joint
+    noise down to about 1 cm, and the simulator's hand lands within 3 cm of
+    the facing's middle; a real hand may grab anywhere on a 10 cm plate
+    (sd 2.9 cm). A hand on the neighbouring plate is 10 cm off, and a lean
+    two plates away 20 cm. Raising it trusts single samples more than where
+    the hand stayed.
+    """
+
+    carrying_min_share: float = 0.1
+    """Minimum share of an event's absolute change that a plate must carry to
+    count in shopper association.
+
+    Neighbour coupling moves a plate by about 1.5 % of the change next door,
+    and a lean moves its neighbours too, while the smallest real share of an
+    item on one plate of NanoStore cps-test-01 is 17 %. Raising it measures
+    wrists only against the main plates, and lowering it lets a hand resting
+    next to a coupled plate compete for the change.
+    """
+
     min_joint_score: float = 0.3
     """Minimum tracker score of a wrist sample used for association.
 
@@ -219,6 +242,36 @@ class FusionParams:
     events, at the cost of cutting one item resting on two plates in two.
     """
 
+    coupling_rel: float = 0.015
+    """Share of a plate's change that a neighbouring plate shows without
+    carrying the item, with the same sign.
+
+    On NanoStore cps-test-01 a 558 g step moved each neighbour by about 8 g
+    (1.4 %); the simulator draws 1-2 % per neighbour. It is the mean of the
+    coupling in the comparison of one product against per-plate grabs.
+    """
+
+    coupling_rel_sd: float = 0.01
+    """Spread of the neighbour coupling share around ``coupling_rel``.
+
+    Raising it lets one product explain larger changes on plates that do not
+    hold it, so fewer multi-plate events split into per-plate grabs.
+    """
+
+    split_min_log_odds: float = 2.0
+    """Minimum log Bayes factor of per-plate grabs against one product for a
+    multi-plate take to be decided as one event per group of plates.
+
+    It is the log prior odds against two grabs at neighbouring plates in
+    one event. Raising it keeps more events whole, and lowering it splits
+    more of them.
+    """
+
+    split_max_plates: int = 8
+    """Largest number of plates in one event for which per-plate groupings
+    are compared. There are ``2 ** (n - 1)`` groupings of ``n`` plates, so
+    larger events stay whole."""
+
     unit_split_max_distance_m: float = 0.15
     """Maximum wrist-to-plate distance of a second shopper's fresh reach for
     one unit of a multi-unit change to go to that shopper.
@@ -291,6 +344,8 @@ class FusionParams:
             )
         positive = (
             "reach_sd_m",
+            "dwell_sd_m",
+            "coupling_rel_sd",
             "calibration_rel_sd",
             "default_unit_sd_rel",
             "onset_sd_s",

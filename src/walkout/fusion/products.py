@@ -159,6 +159,88 @@ def _put_candidates(
     return [_Candidate(sku, params.max_units_per_event) for sku in sorted(skus)]
 
 
+@dataclass(frozen=True)
+class _Scored:
+    log_score: float
+    sku: str
+    qty: int
+    weight_z: float
+    spread: float
+
+
+def _score_hypotheses(
+    event: ShelfEvent,
+    contents: ShelfContents,
+    store: Store,
+    params: FusionParams,
+    held: Mapping[str, int] | None,
+    vision: Mapping[str, float] | None,
+) -> tuple[str, list[_Scored], bool]:
+    """Return the action, every (sku, qty) hypothesis with its unnormalised log
+    score, and whether a take's candidates were found lying on the plates."""
+    action = TAKE if event.delta_g < 0 else PUT
+    observed = abs(event.delta_g)
+    floor = params.spread_floor if action == TAKE else params.put_spread_floor
+
+    # Candidates: what lies on the plates for a take, what the shoppers hold
+    # for a put.
+    if action == TAKE:
+        candidates, available = _take_candidates(event, contents, params)
+    else:
+        candidates, available = _put_candidates(event, contents, params, held), True
+    candidates = [c for c in candidates if c.sku in store.products and c.max_qty > 0]
+
+    scored: list[_Scored] = []
+    for candidate in candidates:
+        product = store.products[candidate.sku]
+        share = spread_share(event, candidate.sku, contents, action)
+        log_spread = math.log(max(share, floor))
+        log_vision = 0.0
+        if vision:
+            log_vision = math.log(
+                max(vision.get(candidate.sku, 0.0), params.vision_floor)
+            )
+        for qty in range(1, candidate.max_qty + 1):
+            log_weight, z = weight_log_likelihood(
+                observed, event.sd_g, product, qty, params
+            )
+            log_prior = (qty - 1) * math.log(params.extra_unit_prior)
+            score = log_weight + log_spread + log_prior + log_vision
+            scored.append(_Scored(score, candidate.sku, qty, z, share))
+    return action, scored, available
+
+
+def take_log_scores(
+    event: ShelfEvent,
+    contents: ShelfContents,
+    store: Store,
+    params: FusionParams = DEFAULT_PARAMS,
+    *,
+    spread: bool = True,
+) -> list[tuple[str, int, float, float]]:
+    """Return (sku, qty, log score, weight z) for every take hypothesis of
+    ``event``.
+
+    The log score is the unnormalised log of ``score_products``'s score
+    without vision: the weight density in 1/g plus the log unit prior and,
+    when ``spread`` is true, the log spread factor. Only skus lying on the
+    changed plates are candidates, so the list is empty when none lies there.
+    """
+    _, scored, available = _score_hypotheses(event, contents, store, params, None, None)
+    if not available:
+        return []
+    floor = params.spread_floor
+    return [
+        (
+            entry.sku,
+            entry.qty,
+            entry.log_score - (0.0 if spread else math.log(max(entry.spread, floor))),
+            entry.weight_z,
+        )
+        for entry in scored
+    ]
+
+
 def score_products(
     event: ShelfEvent,
     contents: ShelfContents,
@@ -177,37 +259,9 @@ def score_products(
     the candidates of a put. ``vision`` maps skus to the best recognition
     probability seen in the shopper's hands around the event.
     """
-    action = TAKE if event.delta_g < 0 else PUT
-    observed = abs(event.delta_g)
-    floor = params.spread_floor if action == TAKE else params.put_spread_floor
-
-    # Candidates: what lies on the plates for a take, what the shoppers hold
-    # for a put.
-    if action == TAKE:
-        candidates, available = _take_candidates(event, contents, params)
-    else:
-        candidates, available = _put_candidates(event, contents, params, held), True
-    candidates = [c for c in candidates if c.sku in store.products and c.max_qty > 0]
-
-    # Score every (sku, qty) pair in the log domain.
-    scored: list[tuple[float, str, int, float, float]] = []
-    for candidate in candidates:
-        product = store.products[candidate.sku]
-        share = spread_share(event, candidate.sku, contents, action)
-        log_spread = math.log(max(share, floor))
-        log_vision = 0.0
-        if vision:
-            log_vision = math.log(
-                max(vision.get(candidate.sku, 0.0), params.vision_floor)
-            )
-        for qty in range(1, candidate.max_qty + 1):
-            log_weight, z = weight_log_likelihood(
-                observed, event.sd_g, product, qty, params
-            )
-            log_prior = (qty - 1) * math.log(params.extra_unit_prior)
-            score = log_weight + log_spread + log_prior + log_vision
-            scored.append((score, candidate.sku, qty, z, share))
-
+    action, scored, available = _score_hypotheses(
+        event, contents, store, params, held, vision
+    )
     if not scored:
         logger.warning(
             "store %s: dropped %s of %.1f g on plates %s: no product can explain it",
@@ -219,13 +273,15 @@ def score_products(
         return ProductScore(action, (), keep=False, review_reason=None)
 
     # Normalise into probabilities and rank.
-    top = max(entry[0] for entry in scored)
-    weights = [math.exp(entry[0] - top) for entry in scored]
+    top = max(entry.log_score for entry in scored)
+    weights = [math.exp(entry.log_score - top) for entry in scored]
     total = sum(weights)
     hypotheses = sorted(
         (
-            ProductHypothesis(sku, qty, w / total, z, share)
-            for w, (_, sku, qty, z, share) in zip(weights, scored, strict=True)
+            ProductHypothesis(
+                entry.sku, entry.qty, w / total, entry.weight_z, entry.spread
+            )
+            for w, entry in zip(weights, scored, strict=True)
         ),
         key=lambda h: -h.p,
     )

@@ -78,6 +78,7 @@ class TrackScore:
     distance_m: float
     onset_offset_s: float = 0.0
     reach: Reach | None = None
+    dwell_offset_m: float | None = None
 
 
 @dataclass
@@ -218,7 +219,12 @@ def associate_tracks(
     is its distance to the nearest plate of the event and ``o`` how far its
     time lies outside ``[t_start - onset_lead_s, t_start + onset_lag_s]``.
     A track scores its best sample over both wrists and every sample in the
-    event window widened by ``wrist_window_margin_s``. A reach that arrived
+    event window widened by ``wrist_window_margin_s``. The reach that
+    contains that sample adds ``-e**2 / (2 * dwell_sd_m**2)``, where ``e`` is
+    how far the reach's median position lies along the shelf from the
+    plates' centres (``shelf_offset``). A hand resting on another plate
+    nearby (a lean, a neighbour's grab) has single samples near the plate,
+    but its median lies elsewhere. A reach that arrived
     more than ``approach_max_s`` before the start loses
     ``0.5 * (excess / approach_sd_s) ** 2`` for resting there, at most the
     penalty of a reused reach. A reach that already
@@ -236,7 +242,7 @@ def associate_tracks(
     onset_hi = event.t_start + params.onset_lag_s
 
     logs: dict[str, float] = {}
-    evidence: dict[str, tuple[float, float, Reach]] = {}
+    evidence: dict[str, tuple[float, float, Reach, float]] = {}
     for track in poses.tracks:
         t, xyz, names = poses.wrist_samples(track, start, end)
         if t.shape[0] == 0:
@@ -254,10 +260,12 @@ def associate_tracks(
         best = int(np.argmax(sample_log))
 
         # The reach that contains the best sample, and whether it was used.
-        reach = _reach_around(
+        reach, dwell = _reach_around(
             poses, track, str(names[best]), float(t[best]), plate_list, params
         )
+        dwell_offset = shelf_offset(dwell, plate_list)
         log = float(sample_log[best])
+        log -= 0.5 * (dwell_offset / params.dwell_sd_m) ** 2
         rested = event.t_start - reach.arrive_t - params.approach_max_s
         if rested > 0:
             penalty = 0.5 * (rested / params.approach_sd_s) ** 2
@@ -265,7 +273,12 @@ def associate_tracks(
         if any(reach.same_as(used, params.reach_gap_s) for used in used_reaches):
             log += math.log(params.reused_reach_factor)
         logs[track] = log
-        evidence[track] = (float(distance[best]), float(offset[best]), reach)
+        evidence[track] = (
+            float(distance[best]),
+            float(offset[best]),
+            reach,
+            dwell_offset,
+        )
     if not logs:
         return []
 
@@ -278,6 +291,7 @@ def associate_tracks(
             evidence[track][0],
             evidence[track][1],
             evidence[track][2],
+            evidence[track][3],
         )
         for track in logs
     ]
@@ -291,8 +305,12 @@ def _reach_around(
     t_best: float,
     plates: Sequence[Plate],
     params: FusionParams,
-) -> Reach:
-    """Find the run of ``wrist`` samples near ``plates`` that contains ``t_best``."""
+) -> tuple[Reach, FloatArray]:
+    """Find the run of ``wrist`` samples near ``plates`` that contains ``t_best``.
+
+    Returns the reach and its dwell point, the per-axis median of the run's
+    samples.
+    """
     lookaround = params.reach_lookaround_s
     t, xyz, names = poses.wrist_samples(track, t_best - lookaround, t_best + lookaround)
     mine = names == wrist
@@ -304,7 +322,7 @@ def _reach_around(
     index = int(np.searchsorted(t, t_best, side="left"))
     index = min(index, t.shape[0] - 1)
     if not near[index]:
-        return Reach(track, wrist, t_best, t_best)
+        return Reach(track, wrist, t_best, t_best), xyz[index]
 
     # Walk outwards while samples stay near and gaps stay short.
     first = index
@@ -319,7 +337,31 @@ def _reach_around(
         and t[last + 1] - t[last] <= params.reach_gap_s
     ):
         last += 1
-    return Reach(track, wrist, float(t[first]), float(t[last]))
+
+    # The hand rests where it acts, so the median of the run locates the
+    # plate it touched far better than any single noisy sample.
+    dwell: FloatArray = np.median(xyz[first : last + 1], axis=0)
+    return Reach(track, wrist, float(t[first]), float(t[last])), dwell
+
+
+def shelf_offset(point: FloatArray, plates: Sequence[Plate]) -> float:
+    """Return how far ``point`` lies along the shelf from the plates' centres.
+
+    The shelf runs along each plate's narrower side. The offset is zero
+    between the centres of the outermost plates, so a hand holding an item
+    across two plates in its middle is on both.
+    """
+    axes = {int(np.argmin(plate.size)) for plate in plates}
+    if len(axes) == 1:
+        axis = axes.pop()
+        centres = [plate.center[axis] for plate in plates]
+        value = float(point[axis])
+        return max(min(centres) - value, value - max(centres), 0.0)
+    offsets = []
+    for plate in plates:
+        axis = int(np.argmin(plate.size))
+        offsets.append(abs(float(point[axis]) - plate.center[axis]))
+    return min(offsets)
 
 
 def is_ambiguous(probabilities: list[float], margin: float) -> bool:
