@@ -363,6 +363,8 @@ class FusionEngine:
                 continue
             if score.distance_m > self.params.unit_split_max_distance_m:
                 continue
+            if score.p < self.params.unit_split_min_p:
+                continue
             if not event.t_start - self.params.onset_lead_s <= reach.arrive_t:
                 continue
             if reach.arrive_t > event.t_end:

@@ -281,6 +281,15 @@ class FusionParams:
     splits more changes, and lowering it charges more grabs to one shopper.
     """
 
+    unit_split_min_p: float = 0.2
+    """Minimum association probability of that second shopper's track.
+
+    Two hands grabbing at one plate share the probability about evenly. A
+    hand passing the plate on its way to another one scores near zero and
+    must not be charged a unit. Raising it keeps more multi-unit takes with
+    one shopper, and lowering it lets passing hands take units.
+    """
+
     solver_candidates: int = 3
     """Accounts per doubtful event that the per-visit solver considers.
 
