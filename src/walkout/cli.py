@@ -67,6 +67,29 @@ def _user_errors() -> Iterator[None]:
         yield
     except (RecordingError, AutocheckoutImportError) as error:
         _fail(str(error))
+    except OSError as error:
+        # Files the command writes: a folder in the way, no permission, a
+        # full disk. Reading errors of recordings arrive as RecordingError.
+        target = error.filename or "output"
+        _fail(f"{target}: cannot write: {error.strerror or error}")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+
+
+def _check_output_file(out: Path) -> None:
+    """Fail before any work when ``out`` cannot be a file."""
+    if out.is_dir():
+        _fail(f"{out}: is a folder; name a file to write, such as {out}/receipts.json")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                _fail(f"{out}: cannot write: {parent} is a file, not a folder")
+            break
 
 
 def _progress() -> Progress:
@@ -125,7 +148,7 @@ def _read(path: Path) -> Recording:
 
 def _print_receipts(receipts: Sequence[Receipt], store: Store) -> None:
     table = Table(title="Receipts", show_lines=True)
-    table.add_column("account")
+    table.add_column("account", overflow="fold")
     table.add_column("items")
     table.add_column("total", justify="right")
     table.add_column("review")
@@ -154,31 +177,38 @@ def replay(
     ] = Path("receipts.json"),
 ) -> None:
     """Replay a store recording and write one receipt per account."""
+    _check_output_file(out)
     with _user_errors():
         loaded = _read(recording)
         receipts = _replay(loaded)
         write_receipts(receipts, out)
     _print_receipts(receipts, loaded.store)
-    console.print(f"Wrote {len(receipts)} receipts to {out}")
+    console.print(f"Wrote {_plural(len(receipts), 'receipt')} to {out}")
 
 
 # --- evaluate --------------------------------------------------------------
 
 
-def _print_score(score: RecordingScore) -> None:
+def _print_score(score: RecordingScore, store: Store | None = None) -> None:
     table = Table(title="Per-account differences")
-    table.add_column("account")
+    table.add_column("account", overflow="fold")
     table.add_column("missing (false negatives)")
     table.add_column("extra (false positives)")
+
+    def describe(items: dict[str, int]) -> str:
+        names = []
+        for sku, qty in items.items():
+            product = store.products.get(sku) if store else None
+            names.append(
+                f"{qty} x {product.name} ({sku})" if product else f"{qty} x {sku}"
+            )
+        return ", ".join(names)
+
     for diff in score.accounts:
         if diff.exact:
             table.add_row(diff.account, "[green]exact[/]", "")
             continue
-        table.add_row(
-            diff.account,
-            ", ".join(f"{qty} x {sku}" for sku, qty in diff.missing.items()),
-            ", ".join(f"{qty} x {sku}" for sku, qty in diff.extra.items()),
-        )
+        table.add_row(diff.account, describe(diff.missing), describe(diff.extra))
     console.print(table)
     console.print(
         f"TP={score.tp} FP={score.fp} FN={score.fn} "
@@ -199,7 +229,15 @@ def evaluate(
         if loaded.truth is None:
             _fail(f"{recording}: has no truth.json; evaluation needs the true receipts")
         predicted = read_receipts(receipts)
-    _print_score(score_recording(loaded.truth, predicted))
+    for receipt in predicted:
+        for line in receipt.items:
+            if line.sku not in loaded.store.products:
+                _fail(
+                    f"{receipts}: account {receipt.account!r} has SKU {line.sku!r}, "
+                    f"which is not in {recording}/store.json; were these receipts "
+                    "replayed from another recording?"
+                )
+    _print_score(score_recording(loaded.truth, predicted), loaded.store)
 
 
 # --- plot ------------------------------------------------------------------
@@ -217,6 +255,12 @@ def plot(
     from walkout.plots import plot_plate_trace, plot_plates
     from walkout.sensing.detector import DetectorParams, detect_plate_changes
 
+    _check_output_file(out)
+    if out.suffix.lower() not in PLOT_FORMATS:
+        _fail(
+            f"{out}: unsupported picture format {out.suffix or '(none)'!r}; "
+            f"name the file with one of {', '.join(PLOT_FORMATS)}"
+        )
     with _user_errors():
         loaded = _read(recording)
         unknown = [p for p in plate if p not in loaded.store.plates]
@@ -232,10 +276,12 @@ def plot(
             _fail(f"{recording}: plate {empty[0]!r} has no readings in weights.csv")
     params = DetectorParams()
     changes = {s.plate: detect_plate_changes(s, params) for s in series}
-    if len(series) == 1:
-        plot_plate_trace(series[0], changes[series[0].plate], out)
-    else:
-        plot_plates(series, changes, out)
+    with _user_errors():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if len(series) == 1:
+            plot_plate_trace(series[0], changes[series[0].plate], out)
+        else:
+            plot_plates(series, changes, out)
     found = sum(len(c) for c in changes.values())
     console.print(f"Wrote {out} ({found} changes marked)")
 
@@ -276,13 +322,20 @@ def import_autocheckout(
     console.print(f"Wrote recording to {out}")
 
 
+IMPORT_LIST_LIMIT = 5
+"""Items of a list shown in the import summary; the log has them all."""
+
+
 def _print_import_report(report: object) -> None:
     table = Table(title="Import", show_header=False)
     for name, value in vars(report).items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+            value = f"{sum(value.values())} on {len(value)} plates" if value else "none"
         elif isinstance(value, list | tuple):
-            value = "\n".join(str(v) for v in value) or "none"
+            shown = [str(v) for v in value[:IMPORT_LIST_LIMIT]]
+            if len(value) > IMPORT_LIST_LIMIT:
+                shown.append(f"... and {len(value) - IMPORT_LIST_LIMIT} more")
+            value = "\n".join(shown) or "none"
         table.add_row(name.replace("_", " "), str(value))
     console.print(table)
 
@@ -298,9 +351,34 @@ def _scenario_names() -> list[str]:
 
 def _check_scenario(name: str) -> str:
     names = _scenario_names()
+    if name == "list":
+        from walkout.sim import SCENARIOS
+
+        for scenario in names:
+            console.print(f"{scenario:15} {SCENARIOS[scenario].description}")
+        raise typer.Exit(0)
     if name not in names:
         raise typer.BadParameter(f"unknown scenario {name!r}; choose one of {names}")
     return name
+
+
+def _prepare_output_dir(out: Path, *, replace: bool) -> None:
+    """Refuse to mix a new recording with the files of an older one."""
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: is a file; name a folder for the recording")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / "store.json").is_file():
+        _fail(f"{out}: folder is not empty; name a new or empty folder")
+    if not replace:
+        _fail(
+            f"{out}: already holds a recording; pass --force to replace it "
+            "or name a new folder"
+        )
+    # Files replay and evaluate wrote for the old recording would no longer
+    # match the new one.
+    for stale in ("receipts.json", "poses.csv", "poses.csv.gz", "vision.csv"):
+        (out / stale).unlink(missing_ok=True)
 
 
 @app.command()
@@ -308,14 +386,24 @@ def simulate(
     out: Annotated[Path, typer.Argument(help="Recording directory to write.")],
     scenario: Annotated[
         str,
-        typer.Option(help="Scenario name.", callback=_check_scenario),
+        typer.Option(
+            help="Scenario name; `walkout simulate --scenario list` lists them.",
+            callback=_check_scenario,
+        ),
     ] = "single",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same store.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a recording already in OUT.")
+    ] = False,
 ) -> None:
     """Simulate shoppers in the built-in store and write a recording with truth."""
     from walkout.sim import simulate_to
 
-    with errors.status(f"Simulating scenario {scenario!r} with seed {seed}"):
+    _prepare_output_dir(out, replace=force)
+    with (
+        _user_errors(),
+        errors.status(f"Simulating scenario {scenario!r} with seed {seed}"),
+    ):
         recording = simulate_to(out, scenario, seed)
     _print_simulation(recording, out)
 
@@ -326,7 +414,7 @@ def _print_simulation(recording: Recording, out: Path) -> None:
     console.print(
         f"Wrote {out}: {len(recording.store.plates)} plates, "
         f"{len(recording.weights):,} load-cell readings over {end - start:.0f} s, "
-        f"{len(accounts)} accounts"
+        f"{_plural(len(accounts), 'account')}"
     )
 
 
@@ -340,18 +428,24 @@ def demo(
     """Simulate a busy spell in the built-in store, replay it and score it."""
     from walkout.sim import simulate_to
 
-    with errors.status("Simulating shoppers in the built-in store"):
+    # The demo owns its folder and rewrites everything in it on each run.
+    _prepare_output_dir(out, replace=True)
+    with (
+        _user_errors(),
+        errors.status("Simulating shoppers in the built-in store"),
+    ):
         recording = simulate_to(out, "demo", seed)
     _print_simulation(recording, out)
 
     loaded = _read(out)
     receipts = _replay(loaded)
-    write_receipts(receipts, out / "receipts.json")
+    with _user_errors():
+        write_receipts(receipts, out / "receipts.json")
     _print_receipts(receipts, loaded.store)
 
     assert loaded.truth is not None, "the simulator always writes truth.json"
     score = score_recording(loaded.truth, receipts)
-    _print_score(score)
+    _print_score(score, loaded.store)
     summary = summarise([score])
     console.print(
         f"Accuracy: F1 {summary.mean_f1:.3f}, exact receipts "
