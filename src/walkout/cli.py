@@ -1,4 +1,4 @@
-"""The ``walkout`` command: the only module that prints."""
+"""The ``walkout`` command. Only the command-line modules (``cli*.py``) print."""
 
 from __future__ import annotations
 
