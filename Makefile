@@ -8,7 +8,7 @@ CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck venv clean
+.PHONY: demo test lint typecheck venv clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,10 @@ lint: $(FULL)
 typecheck: $(FULL)
 	$(BIN)/mypy
 
-test: lint typecheck
+system-packages:
+	scripts/system-packages.sh
+
+test: lint typecheck system-packages
 	$(BIN)/pytest -q
 
 clean:
