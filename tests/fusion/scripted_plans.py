@@ -131,6 +131,22 @@ def lookalike(store: Store) -> tuple[list[ShopperPlan], bool]:
     return plans, True
 
 
+def misplaced_lookalike(store: Store) -> tuple[list[ShopperPlan], bool]:
+    """Two milk cartons 0.5 % apart, taken and put back on the pear and kiwi
+    plates. Another shopper takes the carton on the pear plate 12 s later,
+    and weights cannot tell which carton lies there."""
+    first: list[Action] = [
+        Take("3.1.5"),
+        Take("3.1.6"),
+        PutBack("1.5.6", sku_on(store, "3.1.5")),
+        PutBack("1.4.3", sku_on(store, "3.1.6")),
+    ]
+    second: list[Action] = [Take("1.5.6")]
+    buyer = shopper(2, 2.0, second)
+    buyer.align = Align("p1", 2, 0, 12.0)
+    return [shopper(1, 1.0, first), buyer], True
+
+
 BUILDERS: dict[str, PlanBuilder] = {
     "multi_unit": multi_unit,
     "putback_same": putback_same,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scripted_plans import BUILDERS, sku_on
+from scripted_plans import BUILDERS, misplaced_lookalike, sku_on
 
 from walkout.fusion import replay
 from walkout.recording.model import Receipt, Recording
@@ -78,3 +78,19 @@ def test_adjacent_takes_split_per_plate() -> None:
         ("2.3.3", sku_on(store, "2.3.3"), "acct-1", 1),
         ("2.3.4", sku_on(store, "2.3.4"), "acct-2", 1),
     ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_misplaced_lookalike_take_flagged(seed: int) -> None:
+    store = builtin_store()
+    plans, separate = misplaced_lookalike(store)
+    recording = render(store, plans, seed, separate=separate).recording
+
+    result = replay(recording)
+
+    [receipt] = [r for r in result.receipts if r.account == "acct-2"]
+    [line] = receipt.items
+    assert line.sku in (sku_on(store, "3.1.5"), sku_on(store, "3.1.6"))
+    assert line.needs_review
+    assert line.review_reason == "ambiguous_product"
+    assert bought(result.receipts).get("acct-1", {}) == {}

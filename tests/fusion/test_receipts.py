@@ -9,6 +9,7 @@ import pytest
 from fusion_builders import (
     COLA_A,
     COLA_B,
+    DIABLO,
     FIJI,
     FIRE,
     above,
@@ -213,3 +214,91 @@ def test_relinked_track_listed_on_receipt() -> None:
 
     [receipt] = result.receipts
     assert receipt.tracks == ["p1", "p4"]
+
+
+def chips_swap_recording() -> Recording:
+    """acct-1 takes a Diablo and a Fire bag (1.5 % apart), puts one back on the
+    nuts plate and the other on the empty plate 3.1.3. acct-2 then takes the
+    one on the nuts plate."""
+    return make_recording(
+        make_store(),
+        gates=[
+            GateEvent(0.0, "enter", "p1", "acct-1"),
+            GateEvent(0.0, "enter", "p2", "acct-2"),
+        ],
+        poses=make_poses(
+            [
+                ("p1", 0.0, 15.0, above("2.5.2")),
+                ("p1", 15.0, 25.0, above("2.5.5")),
+                ("p1", 25.0, 35.0, above("3.1.2")),
+                ("p1", 35.0, 45.0, above("3.1.3")),
+                ("p2", 0.0, 50.0, away("3.1.2", 2.0)),
+                ("p2", 50.0, 60.0, above("3.1.2")),
+            ]
+        ),
+    )
+
+
+def test_take_of_doubtful_put_inherits_review() -> None:
+    events = [
+        make_event({"2.5.2": -104.7}, t=10.0),
+        make_event({"2.5.5": -104.7}, t=20.0),
+        make_event({"3.1.2": 104.7}, t=30.0),
+        make_event({"3.1.3": 104.7}, t=40.0),
+        make_event({"3.1.2": -104.7}, t=55.0),
+    ]
+
+    result = replay(chips_swap_recording(), events=events)
+
+    by_account = {r.account: r for r in result.receipts}
+    assert by_account["acct-1"].items == []
+    [line] = by_account["acct-2"].items
+    assert line.sku in (DIABLO, FIRE)
+    assert line.needs_review
+    assert line.review_reason == AMBIGUOUS_PRODUCT
+    second_put = result.events[3]
+    assert second_put.action == "put"
+    assert second_put.review_reason == AMBIGUOUS_PRODUCT
+
+
+def test_doubtful_put_flags_kept_lookalike() -> None:
+    events = [
+        make_event({"2.5.2": -104.7}, t=10.0),
+        make_event({"2.5.5": -104.7}, t=20.0),
+        make_event({"3.1.2": 104.7}, t=30.0),
+    ]
+
+    result = replay(chips_swap_recording(), events=events)
+
+    by_account = {r.account: r for r in result.receipts}
+    [line] = by_account["acct-1"].items
+    assert line.qty == 1
+    assert line.review_reason == AMBIGUOUS_PRODUCT
+
+
+def test_take_and_put_in_one_event_split() -> None:
+    recording = make_recording(
+        make_store(),
+        gates=[
+            GateEvent(0.0, "enter", "p1", "acct-1"),
+            GateEvent(0.0, "enter", "p2", "acct-2"),
+        ],
+        poses=make_poses(
+            [
+                ("p1", 0.0, 40.0, above("1.5.10")),
+                ("p2", 0.0, 40.0, above("1.5.12")),
+            ]
+        ),
+    )
+    # p2 took an Arrowhead at t=5 and puts it back on 1.5.12 while p1
+    # lifts a FIJI from 1.5.10: the detector reports one event on both.
+    events = [
+        make_event({"1.5.12": -621.0}, t=5.0),
+        make_event({"1.5.10": -540.0, "1.5.12": 620.0}, t=20.0),
+    ]
+
+    result = replay(recording, events=events)
+
+    by_account = {r.account: lines(r.items) for r in result.receipts}
+    assert by_account == {"acct-1": {FIJI: 1}, "acct-2": {}}
+    assert not any(r.needs_review for r in result.receipts)

@@ -61,6 +61,12 @@ class Cart:
             line.review_reason = review_reason
         return applied
 
+    def flag(self, sku: str, review_reason: str) -> None:
+        """Send the line of ``sku`` to review, if the cart contains any of it."""
+        line = self.lines.get(sku)
+        if line is not None and line.qty > 0 and line.review_reason is None:
+            line.review_reason = review_reason
+
 
 def build_receipt(
     account: str, tracks: list[str], cart: Cart | None, store: Store

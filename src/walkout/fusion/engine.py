@@ -29,11 +29,14 @@ from .carts import Cart, build_receipt
 from .decisions import AccountScore, DecidedEvent
 from .params import DEFAULT_PARAMS, FusionParams
 from .products import (
+    AMBIGUOUS_PRODUCT,
+    PUT,
     SENSOR_FAULT,
     TAKE,
     ProductHypothesis,
     ProductScore,
     score_products,
+    sku_probabilities,
 )
 from .shelf import ShelfContents
 from .shoppers import (
@@ -108,6 +111,10 @@ class FusionEngine:
         self._vision = _VisionIndex()
         self._used_reaches: list[Reach] = []
         self._last_t = -np.inf
+        # Account to (sku, probability per sku) of its last doubtful put.
+        self._open_doubt: dict[str, tuple[str, dict[str, float]]] = {}
+        # Decided put (by object id, until applied) to its sku probabilities.
+        self._put_alternatives: dict[int, dict[str, float]] = {}
 
     # --- inputs -----------------------------------------------------------
 
@@ -151,6 +158,20 @@ class FusionEngine:
             )
         self._last_t = max(self._last_t, event.t_end)
         self.accounts.apply_until(event.t_end)
+
+        # One item moving changes plates in one direction, and coupling keeps
+        # the sign. Plates that rose and plates that fell in one event are a
+        # take and a put that overlapped in time, so each is decided alone.
+        by_sign = self._split_by_sign(event)
+        if by_sign:
+            logger.info(
+                "store %s: split the event on plates %s at t=%.2f into a take "
+                "and a put",
+                store_id,
+                list(event.plates),
+                event.t_mid,
+            )
+            return [decided for part in by_sign for decided in self.decide(part)]
 
         # Neighbouring plates that changed together may be several grabs.
         # Per-plate weights tell when each group of plates fits a product of
@@ -218,16 +239,30 @@ class FusionEngine:
             return []
         chosen = accounts[0] if accounts else None
 
+        # A take of units that a doubtful put placed inherits its doubt.
+        product_p, product_reason = best.p, score.review_reason
+        if score.action == TAKE:
+            order = sorted(event.changes, key=lambda c: -abs(c.delta_g))
+            inherited = self.contents.doubt(
+                [c.plate for c in order], best.sku, best.qty
+            )
+            if inherited is not None:
+                product_p *= inherited.get(best.sku, 0.0)
+                if product_reason is None and is_ambiguous(
+                    list(inherited.values()), self.params.product_margin
+                ):
+                    product_reason = AMBIGUOUS_PRODUCT
+
         # Shares: a multi-unit take with a second shopper's fresh reach at
         # its plate is one unit per shopper.
         shares = self._unit_shares(event, score.action, best, accounts, track_scores)
         parts: list[DecidedEvent] = []
         for share, qty in shares:
             if share is None or share is chosen:
-                review_reason = score.review_reason or shopper_reason
+                review_reason = product_reason or shopper_reason
                 evidence = tuple(raw_accounts)
             else:
-                review_reason = score.review_reason or self._shopper_reason([share])
+                review_reason = product_reason or self._shopper_reason([share])
                 evidence = (share,)
             decided = DecidedEvent(
                 t=event.t_mid,
@@ -239,7 +274,7 @@ class FusionEngine:
                 delta_g=event.delta_g * qty / best.qty,
                 track=share.track if share else None,
                 account=share.account if share else None,
-                product_p=best.p,
+                product_p=product_p,
                 shopper_p=share.p if share else 0.0,
                 review_reason=review_reason,
                 staff=share is not None and share.account in self.store.staff_accounts,
@@ -248,8 +283,10 @@ class FusionEngine:
                 accounts=evidence,
                 changes=event.changes,
                 reach=share.reach if share else None,
-                product_reason=score.review_reason,
+                product_reason=product_reason,
             )
+            if decided.action == PUT:
+                decided = self._with_put_doubt(decided)
             self._apply(event, decided)
             self._log_decision(decided)
             parts.append(decided)
@@ -398,6 +435,26 @@ class FusionEngine:
         shares.extend((account, 1) for account in extra)
         return shares
 
+    def _split_by_sign(self, event: ShelfEvent) -> list[ShelfEvent]:
+        """Split an event whose plates moved in opposite directions.
+
+        Returns the falling and the rising plates as two events in time
+        order, or an empty list when either side carries less than
+        ``carrying_min_share`` of the absolute change (noise or coupling).
+        """
+        falling = tuple(c for c in event.changes if c.delta_g < 0)
+        rising = tuple(c for c in event.changes if c.delta_g >= 0)
+        if not falling or not rising:
+            return []
+        total = sum(abs(change.delta_g) for change in event.changes)
+        minimum = self.params.carrying_min_share * total
+        if min(-sum(c.delta_g for c in falling), sum(c.delta_g for c in rising)) < (
+            minimum
+        ):
+            return []
+        parts = [ShelfEvent(falling), ShelfEvent(rising)]
+        return sorted(parts, key=lambda part: (part.t_start, part.main_plate))
+
     def _split_by_plate(self, event: ShelfEvent) -> list[ShelfEvent]:
         """Split a multi-plate event whose plates point to different accounts.
 
@@ -478,16 +535,16 @@ class FusionEngine:
         if self.mode is AccountMode.ANONYMOUS:
             return [AccountScore(ANONYMOUS_ACCOUNT, 1.0, None, None)], None
 
-        # Sum track probabilities per account; group members share a cart.
+        # Sum track probabilities per account; group members share a cart. A
+        # re-linked track shares its probability over the accounts it may
+        # continue.
         totals: dict[str, float] = {}
         best_track: dict[str, TrackScore] = {}
         for score in track_scores:
-            account = self._account_of(score.track, event.t_end)
-            if account is None:
-                continue
-            totals[account] = totals.get(account, 0.0) + score.p
-            if account not in best_track or score.p > best_track[account].p:
-                best_track[account] = score
+            for account, share in self._link_options(score.track, event.t_end):
+                totals[account] = totals.get(account, 0.0) + score.p * share
+                if account not in best_track or score.p > best_track[account].p:
+                    best_track[account] = score
         if totals:
             norm = sum(totals.values())
             ranked = sorted(totals, key=lambda a: -totals[a])
@@ -509,6 +566,13 @@ class FusionEngine:
         if self.mode is AccountMode.TRACKS:
             return track
         return self.accounts.account_of(track, self.poses, now)
+
+    def _link_options(self, track: str, now: float) -> list[tuple[str, float]]:
+        if self.mode is AccountMode.TRACKS:
+            return [(track, 1.0)]
+        if self.accounts.account_of(track, self.poses, now) is None:
+            return []
+        return self.accounts.link_options(track)
 
     def _shopper_reason(self, accounts: list[AccountScore]) -> str | None:
         if is_ambiguous([a.p for a in accounts], self.params.shopper_margin):
@@ -569,6 +633,43 @@ class FusionEngine:
                 held[sku] = max(held.get(sku, 0), qty)
         return held
 
+    def _with_put_doubt(self, decided: DecidedEvent) -> DecidedEvent:
+        """Record the product alternatives of a put and return it, flagged
+        when it depends on an earlier doubtful put of the same account.
+
+        An account holding two look-alikes that puts one back with
+        ``ambiguous_product`` may have put back either. Its next put of the
+        other one is then the swap of that choice, however clear its own
+        candidates look, so its units carry the swapped probabilities.
+        """
+        account = decided.account
+        if decided.product_reason == AMBIGUOUS_PRODUCT:
+            alternatives = sku_probabilities(decided.products)
+            if account is not None:
+                self._open_doubt[account] = (decided.sku, alternatives)
+            self._put_alternatives[id(decided)] = alternatives
+            return decided
+        if account is None or account not in self._open_doubt:
+            return decided
+        earlier_sku, earlier = self._open_doubt[account]
+        if decided.sku == earlier_sku or decided.sku not in earlier:
+            return decided
+        swapped = dict(earlier)
+        swapped[decided.sku] = earlier[earlier_sku]
+        swapped[earlier_sku] = earlier[decided.sku]
+        del self._open_doubt[account]
+        reason = decided.review_reason
+        if is_ambiguous(list(swapped.values()), self.params.product_margin):
+            reason = reason or AMBIGUOUS_PRODUCT
+        revised = replace(
+            decided,
+            product_p=decided.product_p * swapped[decided.sku],
+            review_reason=reason,
+            product_reason=decided.product_reason or reason,
+        )
+        self._put_alternatives[id(revised)] = swapped
+        return revised
+
     def _apply(self, event: ShelfEvent, decided: DecidedEvent) -> None:
         # Shelves first: a take leaves the plates that changed most first,
         # a put lands on the plate that carried most of the change.
@@ -576,7 +677,10 @@ class FusionEngine:
             order = sorted(event.changes, key=lambda c: -abs(c.delta_g))
             self.contents.remove([c.plate for c in order], decided.sku, decided.qty)
         else:
-            self.contents.add(event.main_plate, decided.sku, decided.qty)
+            alternatives = self._put_alternatives.pop(id(decided), None)
+            self.contents.add(
+                event.main_plate, decided.sku, decided.qty, alternatives=alternatives
+            )
         if decided.reach is not None:
             self._used_reaches.append(decided.reach)
         self.decided.append(decided)
@@ -588,6 +692,12 @@ class FusionEngine:
         cart = self.carts.setdefault(decided.account, Cart(decided.account))
         signed = decided.qty if decided.action == TAKE else -decided.qty
         cart.add(decided.sku, signed, decided.confidence, decided.review_reason)
+        if decided.action == PUT and decided.product_reason == AMBIGUOUS_PRODUCT:
+            # The put may have been one of the other held skus, so what stays
+            # in the cart is in doubt as well.
+            for sku in sku_probabilities(decided.products):
+                if sku != decided.sku:
+                    cart.flag(sku, AMBIGUOUS_PRODUCT)
 
     def finalise(self, accounts: Iterable[str] | None = None) -> list[DecidedEvent]:
         """Revisit doubtful decisions with the per-visit solver and rebuild carts.

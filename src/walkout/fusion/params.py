@@ -321,11 +321,12 @@ class FusionParams:
     """
 
     relink_speed_m_s: float = 1.5
-    """Walking speed that converts a re-link's time gap into metres.
+    """Maximum walking speed of a person the tracker lost, in m/s.
 
-    The re-link cost is the distance between the lost track's last head
-    position and the new track's first one, plus this speed times the gap.
-    Raising it prefers recent losses over near ones.
+    A lost person can reappear anywhere within this speed times the time
+    gap, so farther reappearances are unlikely. Among reachable losses the
+    most recent one is the most likely. The simulator walks people at
+    0.8-1.2 m/s. Raising it lets older losses compete with recent ones.
     """
 
     relink_max_distance_m: float = 3.0
@@ -333,6 +334,18 @@ class FusionParams:
     first one for the two to be joined.
 
     Raising it re-links more tracks but risks joining different people.
+    """
+
+    relink_position_sd_m: float = 0.3
+    """Position error of a lost person's reappearance, in metres.
+
+    It widens the disc that a person can reach while lost (see
+    ``relink_speed_m_s``): the tracker's head noise is 5 cm, and the first
+    and last samples of a lost track are often half-occluded (estimate).
+    A re-linked track belongs to each candidate account in proportion to
+    this likelihood, so close calls leave its lines in review as
+    ``ambiguous_shopper``. Raising it trusts distances less and sends more
+    re-linked lines to review.
     """
 
     def __post_init__(self) -> None:
@@ -361,6 +374,7 @@ class FusionParams:
             "approach_sd_s",
             "reused_reach_factor",
             "infeasible_put_factor",
+            "relink_position_sd_m",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from walkout.recording.model import Product, Store
@@ -59,6 +59,14 @@ class ProductScore:
 class _Candidate:
     sku: str
     max_qty: int
+
+
+def sku_probabilities(hypotheses: Iterable[ProductHypothesis]) -> dict[str, float]:
+    """Return each sku's probability, summed over its quantities."""
+    result: dict[str, float] = {}
+    for hypothesis in hypotheses:
+        result[hypothesis.sku] = result.get(hypothesis.sku, 0.0) + hypothesis.p
+    return result
 
 
 def unit_sd(product: Product, params: FusionParams) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from walkout.recording.model import Store
 
@@ -49,6 +49,9 @@ class ShelfContents:
             for plate, count in zip(plates, counts, strict=True):
                 self._units[plate][facing.sku] += count
                 self._home[plate].add(facing.sku)
+        # Units whose sku a put could not decide: plate to a list of
+        # (counted sku, probability per candidate sku), one entry per unit.
+        self._doubtful: dict[str, list[tuple[str, dict[str, float]]]] = {}
 
     def units(self, plate: str, sku: str) -> int:
         """Return the units of ``sku`` lying on ``plate`` now."""
@@ -79,6 +82,7 @@ class ShelfContents:
                 continue
             taken = min(left, self._units[plate][sku])
             self._units[plate][sku] -= taken
+            self._drop_doubtful(plate, sku, taken)
             left -= taken
             if left == 0:
                 break
@@ -92,8 +96,19 @@ class ShelfContents:
             )
         return left
 
-    def add(self, plate: str, sku: str, qty: int) -> None:
-        """Put ``qty`` units of ``sku`` on ``plate``, even where it does not belong."""
+    def add(
+        self,
+        plate: str,
+        sku: str,
+        qty: int,
+        alternatives: Mapping[str, float] | None = None,
+    ) -> None:
+        """Put ``qty`` units of ``sku`` on ``plate``, even where it does not belong.
+
+        ``alternatives`` maps each sku the units may really be to its
+        probability, for a put whose product is in doubt. The units count as
+        ``sku`` until a take removes them (``doubt``).
+        """
         if plate not in self._units:
             logger.warning(
                 "store %s: sku %s put on plate %s, which is not in the store layout",
@@ -111,3 +126,41 @@ class ShelfContents:
                 plate,
             )
         self._units[plate][sku] += qty
+        if alternatives is not None:
+            entry = (sku, dict(alternatives))
+            self._doubtful.setdefault(plate, []).extend([entry] * qty)
+
+    def doubt(
+        self, plates: Iterable[str], sku: str, qty: int
+    ) -> dict[str, float] | None:
+        """Return the candidate skus of units of ``sku`` that a take of ``qty``
+        units from ``plates`` must include, or None when the take can be made
+        of units whose sku is certain.
+
+        The probabilities are those of the doubtful put that placed the
+        units, so a take of a unit that may be another product inherits
+        that doubt.
+        """
+        plate_list = list(plates)
+        certain = 0
+        doubtful: list[dict[str, float]] = []
+        for plate in plate_list:
+            entries = [
+                alt for counted, alt in self._doubtful.get(plate, ()) if counted == sku
+            ]
+            doubtful.extend(entries)
+            certain += max(self.units(plate, sku) - len(entries), 0)
+        if not doubtful or certain >= qty:
+            return None
+        # The take is as doubtful as its least certain unit.
+        return min(doubtful, key=lambda alt: alt.get(sku, 0.0))
+
+    def _drop_doubtful(self, plate: str, sku: str, taken: int) -> None:
+        """Forget doubtful units of ``sku`` once fewer units are counted there."""
+        entries = self._doubtful.get(plate)
+        if not entries:
+            return
+        mine = [entry for entry in entries if entry[0] == sku]
+        excess = len(mine) - self.units(plate, sku)
+        for _ in range(max(excess, 0)):
+            entries.remove(mine.pop())

@@ -217,7 +217,8 @@ def associate_tracks(
     starts, so each wrist sample scores
     ``-d**2 / (2 * reach_sd_m**2) - o**2 / (2 * onset_sd_s**2)``, where ``d``
     is its distance to the nearest plate of the event and ``o`` how far its
-    time lies outside ``[t_start - onset_lead_s, t_start + onset_lag_s]``.
+    time lies outside ``[t_start - onset_lead_s, t_start + onset_lag_s]``,
+    a window that reaches to ``t_end - onset_lead_s`` for long changes.
     A track scores its best sample over both wrists and every sample in the
     event window widened by ``wrist_window_margin_s``. The reach that
     contains that sample adds ``-e**2 / (2 * dwell_sd_m**2)``, where ``e`` is
@@ -239,7 +240,12 @@ def associate_tracks(
     start = event.t_start - params.wrist_window_margin_s
     end = event.t_end + params.wrist_window_margin_s
     onset_lo = event.t_start - params.onset_lead_s
-    onset_hi = event.t_start + params.onset_lag_s
+    # A long change (ringing after an earlier grab, a slow lift) may have its
+    # step anywhere inside it, so its causing hand may arrive until
+    # ``onset_lead_s`` before its end.
+    onset_hi = max(
+        event.t_start + params.onset_lag_s, event.t_end - params.onset_lead_s
+    )
 
     logs: dict[str, float] = {}
     evidence: dict[str, tuple[float, float, Reach, float]] = {}
@@ -364,6 +370,26 @@ def shelf_offset(point: FloatArray, plates: Sequence[Plate]) -> float:
     return min(offsets)
 
 
+def relink_log_likelihood(
+    distance_m: float, gap_s: float, params: FusionParams
+) -> float:
+    """Return the log density of a lost person reappearing ``distance_m`` away
+    after ``gap_s``.
+
+    A person walking at up to ``relink_speed_m_s`` can be anywhere within
+    ``r = relink_speed_m_s * gap_s``, so the density is uniform over that
+    disc, widened by the position error ``relink_position_sd_m``:
+    ``-2 log(r + sd)``. Beyond the disc it falls off as
+    ``-0.5 * ((distance - r) / sd) ** 2``. A short gap therefore favours a
+    nearby loss, and no gap makes a reappearance farther than one can walk
+    likely.
+    """
+    sd = params.relink_position_sd_m
+    radius = params.relink_speed_m_s * gap_s
+    excess = max(distance_m - radius, 0.0)
+    return -2.0 * math.log(radius + sd) - 0.5 * (excess / sd) ** 2
+
+
 def is_ambiguous(probabilities: list[float], margin: float) -> bool:
     """Return whether the best probability leads the second by less than ``margin``."""
     ranked = sorted(probabilities, reverse=True)
@@ -390,6 +416,8 @@ class AccountBook:
     exited: set[str] = field(default_factory=set)
     continued: set[str] = field(default_factory=set)
     """Lost tracks that a later track has already been linked to."""
+    relinked: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    """Re-linked track to its candidate accounts with probabilities, best first."""
     _pending: list[GateEvent] = field(default_factory=list)
 
     def add_gate(self, gate: GateEvent) -> None:
@@ -439,12 +467,14 @@ class AccountBook:
     def account_of(self, track: str, poses: PoseIndex, now: float) -> str | None:
         """Return the account of ``track``, re-linking it to a lost track if needed.
 
-        A track without an ``enter`` row continues the lost track with the
-        least cost ``distance + relink_speed_m_s * gap``, measured from the
-        lost track's last sample to this track's first. Candidates are bound
-        tracks that have not exited or been continued and were last seen
-        before this track appeared. Both the gap and the distance must be
-        within ``relink_max_gap_s`` and ``relink_max_distance_m``.
+        A track without an ``enter`` row continues the most likely lost track
+        (``relink_log_likelihood``), from the lost track's last sample to this
+        track's first. Candidates are bound tracks that have not exited or
+        been continued and whose last known sample comes before this track
+        appeared: a track still seen after that is not lost. Both the gap
+        and the distance must be within ``relink_max_gap_s`` and
+        ``relink_max_distance_m``. The other candidates' accounts stay as
+        alternatives (``link_options``).
         """
         if track in self.track_account:
             return self.track_account[track]
@@ -463,11 +493,12 @@ class AccountBook:
             return None
         t0, p0 = first
 
-        best: tuple[float, str] | None = None
-        for lost in self.track_account:
+        logs: dict[str, tuple[float, str]] = {}
+        for lost, account in self.track_account.items():
             if lost in self.exited or lost in self.continued:
                 continue
-            last = poses.last_seen(lost, now)
+            # Every sample known so far counts, including ones after ``now``.
+            last = poses.last_seen(lost, math.inf)
             if last is None or last[0] >= t0:
                 continue
             gap = t0 - last[0]
@@ -476,11 +507,11 @@ class AccountBook:
                 continue
             if distance > self.params.relink_max_distance_m:
                 continue
-            cost = distance + self.params.relink_speed_m_s * gap
-            if best is None or cost < best[0]:
-                best = (cost, lost)
+            log = relink_log_likelihood(distance, gap, self.params)
+            if account not in logs or log > logs[account][0]:
+                logs[account] = (log, lost)
 
-        if best is None:
+        if not logs:
             logger.warning(
                 "store %s: track %s appeared at t=%.2f without an enter row "
                 "and no lost track is near it",
@@ -489,15 +520,34 @@ class AccountBook:
                 t0,
             )
             return None
-        lost = best[1]
-        account = self.track_account[lost]
+        ranked = sorted(logs.items(), key=lambda item: (-item[1][0], item[0]))
+        account, (best_log, lost) = ranked[0]
         self.continued.add(lost)
         self.bind(track, account)
+        weights = {name: math.exp(log - best_log) for name, (log, _) in ranked}
+        total = sum(weights.values())
+        self.relinked[track] = [(name, weights[name] / total) for name, _ in ranked]
         logger.info(
-            "store %s: track %s continues lost track %s of account %s",
+            "store %s: track %s continues lost track %s of account %s "
+            "(p=%.2f over %d candidate(s))",
             self.store_id,
             track,
             lost,
             account,
+            weights[account] / total,
+            len(ranked),
         )
         return account
+
+    def link_options(self, track: str) -> list[tuple[str, float]]:
+        """Return (account, probability) pairs for ``track``, best first.
+
+        A track bound by an ``enter`` row has one option with probability 1.
+        A re-linked track shares its probability over the accounts of the lost
+        tracks it may continue, in proportion to their re-link likelihoods.
+        Call ``account_of`` first.
+        """
+        if track in self.relinked:
+            return list(self.relinked[track])
+        account = self.track_account.get(track)
+        return [] if account is None else [(account, 1.0)]
