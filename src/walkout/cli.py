@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from walkout.cli_perceive import perceive
+from walkout.cli_serve import serve
 from walkout.eval.scoring import RecordingScore, score_recording, summarise
 from walkout.recording import (
     Receipt,
@@ -46,6 +47,7 @@ app.add_typer(import_app, name="import")
 bench_app = typer.Typer(help="Measure accuracy on simulated stores.")
 app.add_typer(bench_app, name="bench")
 app.command()(perceive)
+app.command()(serve)
 
 console = Console()
 errors = Console(stderr=True)

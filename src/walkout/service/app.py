@@ -1,0 +1,69 @@
+"""The app factory of the store service."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from walkout.api import api_router
+from walkout.api.errors import install_error_handlers
+from walkout.db.session import build_engine, build_session_factory
+from walkout.payments.base import PaymentProvider
+from walkout.service.context import Clock, ServiceContext, utc_now
+from walkout.service.payments import build_provider
+from walkout.service.settings import Settings
+from walkout.store.accounts import ensure_first_admin
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    provider: PaymentProvider | None = None,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """Build the service app on an already migrated database.
+
+    ``settings`` default to the ``WALKOUT_*`` environment; ``provider``
+    defaults to the one the settings name; ``clock`` returns aware UTC times.
+    """
+    settings = settings if settings is not None else Settings()
+    engine = build_engine(settings.resolved_database_url)
+    session_factory = build_session_factory(engine)
+    if provider is None:
+        provider = build_provider(settings, session_factory)
+    context = ServiceContext(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        provider=provider,
+        clock=clock,
+    )
+
+    if settings.first_admin_email and settings.first_admin_password:
+        with session_factory() as session:
+            ensure_first_admin(
+                session,
+                email=settings.first_admin_email,
+                password=settings.first_admin_password.get_secret_value(),
+                now=clock(),
+            )
+
+    app = FastAPI(
+        title="walkout store service",
+        summary="Accounts, entry passes, gates, visits and receipts of a "
+        "cashierless store.",
+        version="0.1.0",
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(api_router)
+    logger.info(
+        "service_configured environment=%s provider=%s database=%s",
+        settings.environment,
+        provider.name,
+        engine.url.render_as_string(hide_password=True),
+    )
+    return app
