@@ -15,6 +15,26 @@ from walkout.sim.loadcell import (
 )
 from walkout.sim.render import Rendered
 
+# The scenarios that stage one hard case each, and `mixed`, which combines them.
+HARD_SCENARIOS = [
+    "multi_unit",
+    "putback_same",
+    "misplaced",
+    "adjacent",
+    "same_plate",
+    "group3",
+    "staff_restock",
+    "lookalike",
+    "lean",
+    "sensor_faults",
+    "lost_track",
+    "no_purchase",
+    "crowd",
+    "handover",
+    "spanning",
+    "mixed",
+]
+
 WINDOW_READINGS = 27
 """Readings per level window: 0.45 s at 60 Hz."""
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from sim_checks import account_of_tracks, body_xy, truth_of
+from sim_checks import HARD_SCENARIOS, account_of_tracks, body_xy, truth_of
 
 from walkout.recording.model import Store, TruthEvent
 from walkout.sim import builtin_store, simulate, simulate_rendered
@@ -17,24 +17,6 @@ from walkout.sim.render import Rendered
 from walkout.sim.timeline import Timeline
 
 SEEDS = (1, 2, 3)
-HARD_SCENARIOS = [
-    "multi_unit",
-    "putback_same",
-    "misplaced",
-    "adjacent",
-    "same_plate",
-    "group3",
-    "staff_restock",
-    "lookalike",
-    "lean",
-    "sensor_faults",
-    "lost_track",
-    "no_purchase",
-    "crowd",
-    "handover",
-    "spanning",
-    "mixed",
-]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim_checks import account_of_tracks, events_of, level_changes, net_receipts
+from sim_checks import (
+    HARD_SCENARIOS,
+    account_of_tracks,
+    events_of,
+    level_changes,
+    net_receipts,
+)
 
 from walkout.recording.model import Store
 from walkout.sim import SCENARIOS, builtin_store, simulate, simulate_rendered
@@ -17,24 +23,6 @@ from walkout.sim.timeline import MotionModel, StoreGeometry
 
 SEED = 7
 BASE_SCENARIOS = ["single", "multi", "group", "putback", "demo"]
-HARD_SCENARIOS = [
-    "multi_unit",
-    "putback_same",
-    "misplaced",
-    "adjacent",
-    "same_plate",
-    "group3",
-    "staff_restock",
-    "lookalike",
-    "lean",
-    "sensor_faults",
-    "lost_track",
-    "no_purchase",
-    "crowd",
-    "handover",
-    "spanning",
-    "mixed",
-]
 ALL_SCENARIOS = BASE_SCENARIOS + HARD_SCENARIOS
 
 
