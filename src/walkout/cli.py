@@ -24,6 +24,7 @@ from rich.table import Table
 
 from walkout.cli_perceive import perceive
 from walkout.cli_serve import serve
+from walkout.cli_vision import vision_app
 from walkout.eval.scoring import RecordingScore, score_recording, summarise
 from walkout.recording import (
     Receipt,
@@ -48,6 +49,7 @@ bench_app = typer.Typer(help="Measure accuracy on simulated stores.")
 app.add_typer(bench_app, name="bench")
 app.command()(perceive)
 app.command()(serve)
+app.add_typer(vision_app, name="vision")
 
 console = Console()
 errors = Console(stderr=True)

@@ -1,0 +1,151 @@
+"""``walkout vision``: train and evaluate the grocery product recogniser."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from walkout.perception.recognition.errors import RecognitionError
+
+logger = logging.getLogger(__name__)
+console = Console()
+error_console = Console(stderr=True)
+
+vision_app = typer.Typer(
+    help="Train and evaluate the product recogniser (EfficientNet-Lite0, ONNX).",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    error_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    return typer.Exit(2)
+
+
+@vision_app.command("train")
+def train_command(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Grocery Store Dataset folder with train.txt, val.txt and "
+            "classes.csv (or the folder that contains dataset/)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder to write the ONNX model and labels JSON to.")
+    ] = Path("models"),
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 10,
+    image_size: Annotated[
+        int, typer.Option(min=32, help="Training crop size in pixels.")
+    ] = 192,
+    seed: Annotated[
+        int, typer.Option(help="Seed of weights init and augmentation.")
+    ] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="Torch CPU threads.")] = 2,
+    max_images: Annotated[
+        int | None,
+        typer.Option(help="Use only the first N train and val images (smoke tests)."),
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after N optimiser steps (smoke tests).")
+    ] = None,
+) -> None:
+    """Fine-tune EfficientNet-Lite0 from ImageNet weights and export it to ONNX."""
+    try:
+        from walkout.perception.recognition.train import (
+            EpochReport,
+            TrainConfig,
+            train,
+        )
+    except ImportError as error:
+        raise _fail(
+            f"training needs the perception extra ({error}). Install it with: "
+            "pip install 'walkout[perception]'"
+        ) from error
+
+    config = TrainConfig(
+        epochs=epochs,
+        image_size=image_size,
+        eval_sizes=tuple(sorted({image_size, *TrainConfig.eval_sizes})),
+        seed=seed,
+        threads=threads,
+        max_images=max_images,
+        max_steps=max_steps,
+    )
+
+    def show_epoch(report: EpochReport) -> None:
+        console.print(
+            f"epoch {report.epoch}/{report.epochs}  loss {report.train_loss:.4f}  "
+            f"val fine {report.val_top1_fine:.4f}  coarse {report.val_top1_coarse:.4f}"
+            f"  ({report.seconds:.0f} s)"
+        )
+
+    try:
+        result = train(data, out, config, on_epoch=show_epoch)
+    except (RecognitionError, FileNotFoundError) as error:
+        raise _fail(str(error)) from error
+    spec = result.preprocessing
+    console.print(
+        f"wrote {result.model_path} and {result.labels_path} "
+        f"in {result.train_seconds:.0f} s; inference at {spec.size} px, "
+        f"crop {spec.crop_fraction:g}"
+    )
+    console.print(
+        f"val top1_fine={result.val_top1_fine:.4f} "
+        f"top1_coarse={result.val_top1_coarse:.4f}",
+        highlight=False,
+    )
+
+
+@vision_app.command("eval")
+def eval_command(
+    image_list: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
+        ),
+    ],
+    root: Annotated[
+        Path, typer.Argument(help="Folder that the list's image paths are relative to.")
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="ONNX model, with its labels JSON beside it "
+            "(default: models/grocery-efficientnet-lite0.onnx)."
+        ),
+    ] = None,
+    threads: Annotated[
+        int, typer.Option(min=0, help="ONNX Runtime threads (0: one per core).")
+    ] = 0,
+) -> None:
+    """Print fine and coarse top-1 accuracy of the recogniser on an image list."""
+    from walkout.perception.recognition.evaluate import evaluate
+    from walkout.perception.recognition.recogniser import (
+        DEFAULT_MODEL_PATH,
+        Recogniser,
+    )
+
+    try:
+        recogniser = Recogniser(model or DEFAULT_MODEL_PATH, threads=threads)
+        result = evaluate(image_list, root, recogniser)
+    except ImportError as error:
+        raise _fail(
+            f"inference needs the perception extra ({error}). Install it with: "
+            "pip install 'walkout[perception]'"
+        ) from error
+    except RecognitionError as error:
+        raise _fail(str(error)) from error
+
+    console.print(f"images: {result.images}", highlight=False)
+    console.print(f"fine top-1:   {result.top1_fine:.2%}", highlight=False)
+    console.print(f"coarse top-1: {result.top1_coarse:.2%}", highlight=False)
+    console.print(
+        f"top1_fine={result.top1_fine:.4f} top1_coarse={result.top1_coarse:.4f}",
+        highlight=False,
+        soft_wrap=True,
+    )

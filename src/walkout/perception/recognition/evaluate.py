@@ -1,0 +1,64 @@
+"""Top-1 accuracy of a recogniser on an image list."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from walkout.perception.recognition.image_list import read_image_list
+from walkout.perception.recognition.recogniser import Recogniser
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Accuracy on an image list, with coarse classes taken from the fine prediction."""
+
+    images: int
+    top1_fine: float
+    top1_coarse: float
+
+
+def evaluate(
+    list_path: Path,
+    root: Path,
+    recogniser: Recogniser,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """Classify every image of a ``path, fine_id, coarse_id`` list under ``root``.
+
+    Raises :class:`ImageListError` on a malformed line or a missing image and
+    :class:`ImageLoadError` on an image that cannot be decoded.
+    """
+    items = read_image_list(list_path, root, num_fine=recogniser.classes.num_fine)
+    fine_correct = 0
+    coarse_correct = 0
+    step = recogniser.batch_size
+    for start in range(0, len(items), step):
+        chunk = items[start : start + step]
+        predicted = recogniser.logits([item.path for item in chunk]).argmax(axis=1)
+        fine_correct += int(np.sum(predicted == [item.fine_id for item in chunk]))
+        coarse_correct += sum(
+            recogniser.classes.coarse_of_fine[int(p)] == item.coarse_id
+            for p, item in zip(predicted, chunk, strict=True)
+        )
+        if on_progress is not None:
+            on_progress(min(start + step, len(items)), len(items))
+    result = EvalResult(
+        images=len(items),
+        top1_fine=fine_correct / len(items),
+        top1_coarse=coarse_correct / len(items),
+    )
+    logger.info(
+        "evaluated %d images of %s: fine %.4f coarse %.4f",
+        result.images,
+        list_path,
+        result.top1_fine,
+        result.top1_coarse,
+    )
+    return result

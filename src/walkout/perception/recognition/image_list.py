@@ -1,0 +1,71 @@
+"""Reading image lists of `path, fine_id, coarse_id` lines."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from walkout.perception.recognition.errors import ImageListError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One line of an image list: an image path and its class ids."""
+
+    path: Path
+    fine_id: int
+    coarse_id: int
+
+
+def read_image_list(
+    list_path: Path,
+    root: Path,
+    *,
+    num_fine: int | None = None,
+    check_files: bool = True,
+) -> list[LabelledImage]:
+    """Read ``path, fine_id, coarse_id`` lines, with paths relative to ``root``.
+
+    Blank lines are skipped. Raises :class:`ImageListError` naming the file and
+    line of the first malformed line, of a fine id outside ``0..num_fine-1``
+    when ``num_fine`` is given, or of an image file that does not exist when
+    ``check_files`` is true.
+    """
+    try:
+        lines = list_path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ImageListError(f"cannot read image list {list_path}: {error}") from error
+
+    images: list[LabelledImage] = []
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{list_path}:{line_number}"
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 3 or not fields[0]:
+            raise ImageListError(
+                f"{where}: expected 'path, fine_id, coarse_id', got {line!r}"
+            )
+        try:
+            fine_id, coarse_id = int(fields[1]), int(fields[2])
+        except ValueError as error:
+            raise ImageListError(
+                f"{where}: class ids must be integers, got {line!r}"
+            ) from error
+        if fine_id < 0 or coarse_id < 0:
+            raise ImageListError(f"{where}: class ids must be >= 0, got {line!r}")
+        if num_fine is not None and fine_id >= num_fine:
+            raise ImageListError(
+                f"{where}: fine id {fine_id} is outside 0..{num_fine - 1}"
+            )
+        path = root / fields[0]
+        if check_files and not path.is_file():
+            raise ImageListError(f"{where}: image not found: {path}")
+        images.append(LabelledImage(path, fine_id, coarse_id))
+
+    if not images:
+        raise ImageListError(f"{list_path}: the image list is empty")
+    return images

@@ -1,0 +1,94 @@
+"""``walkout vision eval``: accuracy on a list, one-line errors on bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from walkout.cli_vision import vision_app
+
+pytest.importorskip("onnxruntime", reason="the perception extra is not installed")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GROCERY_STORE = REPO_ROOT.parent / "shared" / "data" / "grocery-store" / "dataset"
+TOP1_LINE = re.compile(r"^top1_fine=(\d\.\d{4}) top1_coarse=(\d\.\d{4})$")
+
+
+@pytest.fixture(scope="module")
+def grocery_store() -> Path:
+    if not (GROCERY_STORE / "val.txt").is_file():
+        pytest.skip(f"Grocery Store Dataset not found at {GROCERY_STORE}")
+    return GROCERY_STORE
+
+
+def _val_lines(grocery_store: Path, count: int) -> list[str]:
+    lines = (grocery_store / "val.txt").read_text().splitlines()
+    step = len(lines) // count
+    return lines[::step][:count]
+
+
+def test_eval_prints_top1_line_last(grocery_store: Path, tmp_path: Path) -> None:
+    image_list = tmp_path / "val20.txt"
+    image_list.write_text("\n".join(_val_lines(grocery_store, 20)) + "\n")
+
+    result = CliRunner().invoke(
+        vision_app, ["eval", str(image_list), str(grocery_store), "--threads", "2"]
+    )
+
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    match = TOP1_LINE.match(last)
+    assert match, last
+    fine, coarse = float(match.group(1)), float(match.group(2))
+    assert fine >= 0.7
+    assert coarse >= fine
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        pytest.param(
+            "val/no-comma.jpg 3 1", ["val5.txt:3", "expected"], id="no-commas"
+        ),
+        pytest.param("val/x.jpg, three, 1", ["val5.txt:3", "integers"], id="text-id"),
+        pytest.param(
+            "val/missing.jpg, 3, 1", ["val5.txt:3", "not found"], id="missing"
+        ),
+    ],
+)
+def test_eval_bad_list_line(
+    grocery_store: Path, tmp_path: Path, bad_line: str, expected: list[str]
+) -> None:
+    lines = _val_lines(grocery_store, 5)
+    lines[2] = bad_line
+    image_list = tmp_path / "val5.txt"
+    image_list.write_text("\n".join(lines) + "\n")
+
+    result = CliRunner().invoke(
+        vision_app, ["eval", str(image_list), str(grocery_store)]
+    )
+
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for fragment in expected:
+        assert fragment in errors[0]
+
+
+def test_eval_missing_model(tmp_path: Path) -> None:
+    image_list = tmp_path / "list.txt"
+    image_list.write_text("a.jpg, 0, 0\n")
+
+    result = CliRunner().invoke(
+        vision_app,
+        ["eval", str(image_list), str(tmp_path), "--model", str(tmp_path / "m.onnx")],
+    )
+
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert "model not found" in errors[0]
