@@ -71,6 +71,22 @@ def test_simulated_receipts_match_truth(scenario: str, seed: int) -> None:
     assert wrong == []
 
 
+@pytest.mark.parametrize(
+    ("scenario", "seed"), [("mixed", 1), ("mixed", 2), ("demo", 1)]
+)
+def test_busy_session_receipts_match_truth(scenario: str, seed: int) -> None:
+    from walkout.sim import builtin_store, simulate
+
+    recording = simulate(builtin_store(), scenario, seed)
+
+    result = replay(recording)
+
+    assert recording.truth is not None
+    score = score_recording(recording.truth, result.receipts)
+    assert [diff for diff in score.accounts if not diff.exact] == []
+    assert not any(receipt.needs_review for receipt in result.receipts)
+
+
 def test_cli_simulate_replay_evaluate(tmp_path: Path) -> None:
     recording = tmp_path / "rec"
     receipts = tmp_path / "receipts.json"
