@@ -25,6 +25,7 @@ from rich.table import Table
 from walkout.cli_perceive import perceive
 from walkout.cli_serve import serve
 from walkout.cli_vision import vision_app
+from walkout.eval.accuracy import RunScore, run_accuracy, summarise_runs
 from walkout.eval.scoring import RecordingScore, score_recording, summarise
 from walkout.recording import (
     Receipt,
@@ -474,23 +475,55 @@ def bench_accuracy(
     workers: Annotated[
         int, typer.Option(help="Worker processes; default: one per core.", min=1)
     ] = max(1, os.cpu_count() or 1),
+    vision: Annotated[
+        str,
+        typer.Option(
+            help="Replay with the simulated vision observations ('on'), without "
+            "them ('off'), or both ways side by side ('both')."
+        ),
+    ] = "on",
 ) -> None:
     """Run every scenario over many seeds and print F1, exact and review rates."""
-    from walkout.eval.accuracy import RunScore, run_accuracy, summarise_runs
-
+    modes = {"on": (True,), "off": (False,), "both": (False, True)}
+    if vision not in modes:
+        raise typer.BadParameter(f"--vision must be on, off or both, got {vision!r}")
     names = [_check_scenario(name) for name in scenario] if scenario else None
     names = names or _scenario_names()
     seed_range = range(first_seed, first_seed + seeds)
 
     with _progress() as progress:
-        task = progress.add_task("Simulating and replaying", total=len(names) * seeds)
+        task = progress.add_task(
+            "Simulating and replaying", total=len(names) * seeds * len(modes[vision])
+        )
 
         def advance(_: RunScore) -> None:
             progress.advance(task)
 
-        runs = run_accuracy(names, seed_range, workers=workers, on_result=advance)
+        runs = run_accuracy(
+            names,
+            seed_range,
+            workers=workers,
+            vision=modes[vision],
+            on_result=advance,
+        )
 
-    table = Table(title=f"Accuracy over seeds {first_seed}..{first_seed + seeds - 1}")
+    title = f"Accuracy over seeds {first_seed}..{first_seed + seeds - 1}"
+    if vision == "both":
+        console.print(_vision_comparison_table(runs, title))
+    else:
+        if vision == "off":
+            title += ", without vision"
+        console.print(_accuracy_table(runs, title))
+    failures = [run for run in runs if run.score.f1 < 1.0]
+    for run in failures[:20]:
+        suffix = (
+            "" if vision != "both" else f" (vision {'on' if run.vision else 'off'})"
+        )
+        console.print(f"F1 {run.score.f1:.3f}: {run.scenario} seed {run.seed}{suffix}")
+
+
+def _accuracy_table(runs: Sequence[RunScore], title: str) -> Table:
+    table = Table(title=title)
     for column in ("scenario", "runs", "mean F1", "exact receipts", "to review"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for row in summarise_runs(runs):
@@ -502,10 +535,27 @@ def bench_accuracy(
             f"{summary.exact_receipt_rate:.1%}",
             f"{summary.review_rate:.1%}",
         )
-    console.print(table)
-    failures = [run for run in runs if run.score.f1 < 1.0]
-    for run in failures[:20]:
-        console.print(f"F1 {run.score.f1:.3f}: {run.scenario} seed {run.seed}")
+    return table
+
+
+def _vision_comparison_table(runs: Sequence[RunScore], title: str) -> Table:
+    """Tabulate each scenario replayed on weights only and with vision."""
+    weight_only = summarise_runs([run for run in runs if not run.vision])
+    with_vision = summarise_runs([run for run in runs if run.vision])
+    table = Table(title=f"{title}: weight only / with vision")
+    columns = ("scenario", "runs", "mean F1", "exact receipts", "to review")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for off_row, on_row in zip(weight_only, with_vision, strict=True):
+        off, on = off_row.summary, on_row.summary
+        table.add_row(
+            off_row.scenario,
+            str(off.recordings),
+            f"{off.mean_f1:.4f} / {on.mean_f1:.4f}",
+            f"{off.exact_receipt_rate:.1%} / {on.exact_receipt_rate:.1%}",
+            f"{off.review_rate:.1%} / {on.review_rate:.1%}",
+        )
+    return table
 
 
 # --- noise -----------------------------------------------------------------

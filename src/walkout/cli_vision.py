@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -149,3 +150,100 @@ def eval_command(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@vision_app.command("outputs")
+def outputs_command(
+    image_list: Annotated[
+        Path,
+        typer.Argument(
+            metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
+        ),
+    ],
+    root: Annotated[
+        Path, typer.Argument(help="Folder that the list's image paths are relative to.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="JSON file to write the per-image outputs to.")
+    ] = Path("models/grocery-val-outputs.json"),
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="ONNX model, with its labels JSON beside it "
+            "(default: models/grocery-efficientnet-lite0.onnx)."
+        ),
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option(min=1, help="Candidates stored per image, best first.")
+    ] = 5,
+    threads: Annotated[
+        int, typer.Option(min=0, help="ONNX Runtime threads (0: one per core).")
+    ] = 0,
+) -> None:
+    """Store the recogniser's top classes for every image of a list as JSON.
+
+    The simulator draws its vision observations from this file, so it needs
+    neither the images nor ONNX Runtime.
+    """
+    from walkout.perception.recognition.image_list import read_image_list
+    from walkout.perception.recognition.recogniser import (
+        DEFAULT_MODEL_PATH,
+        Recogniser,
+    )
+    from walkout.sim.vision import OUTPUTS_FORMAT
+
+    model_path = model or DEFAULT_MODEL_PATH
+    try:
+        recogniser = Recogniser(model_path, threads=threads)
+        items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
+        images: list[dict[str, object]] = []
+        correct = 0
+        step = recogniser.batch_size
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            predictions = recogniser.predict([item.path for item in chunk], top_k)
+            for item, top in zip(chunk, predictions, strict=True):
+                label = recogniser.classes.fine_names[item.fine_id]
+                correct += top[0].label == label
+                images.append(
+                    {
+                        "path": item.path.relative_to(root).as_posix(),
+                        "label": label,
+                        "top": [[c.label, round(c.p, 4)] for c in top],
+                    }
+                )
+    except ImportError as error:
+        raise _fail(
+            f"inference needs the perception extra ({error}). Install it with: "
+            "pip install 'walkout[perception]'"
+        ) from error
+    except RecognitionError as error:
+        raise _fail(str(error)) from error
+
+    document = {
+        "format": OUTPUTS_FORMAT,
+        "model": model_path.name,
+        "image_list": image_list.name,
+        "top_k": top_k,
+        "images": images,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_one_image_per_line(document), encoding="utf-8")
+    console.print(
+        f"wrote {len(images)} images to {out}; top-1 {correct / len(images):.2%}",
+        highlight=False,
+    )
+
+
+def _one_image_per_line(document: dict[str, object]) -> str:
+    """Format ``document`` as JSON with each entry of ``images`` on its own line,
+    so that the file stays small and its diffs readable."""
+    images = document["images"]
+    assert isinstance(images, list)
+    header = {key: value for key, value in document.items() if key != "images"}
+    lines = [json.dumps(header)[:-1] + ', "images": [']
+    lines.extend(json.dumps(image) + "," for image in images)
+    if images:
+        lines[-1] = lines[-1][:-1]
+    lines.append("]}")
+    return "\n".join(lines) + "\n"

@@ -26,6 +26,8 @@ class RunScore:
     scenario: str
     seed: int
     score: RecordingScore
+    vision: bool = True
+    """Whether the replay used the recording's vision observations."""
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,26 @@ class ScenarioSummary:
     summary: AccuracySummary
 
 
-def _run_one(job: tuple[str, int]) -> RunScore:
+def _run_one(job: tuple[str, int, bool]) -> RunScore:
     from walkout.fusion import replay
     from walkout.sim import builtin_store, simulate
 
-    scenario, seed = job
+    scenario, seed, vision = job
     recording = simulate(builtin_store(), scenario, seed)
     assert recording.truth is not None, "the simulator always writes truth"
+    if not vision:
+        recording.vision = None
     receipts = replay(recording).receipts
     score = score_recording(recording.truth, receipts)
     if score.f1 < 1.0:
-        logger.info("scenario %s seed %d scored F1 %.3f", scenario, seed, score.f1)
-    return RunScore(scenario, seed, score)
+        logger.info(
+            "scenario %s seed %d (vision %s) scored F1 %.3f",
+            scenario,
+            seed,
+            "on" if vision else "off",
+            score.f1,
+        )
+    return RunScore(scenario, seed, score, vision)
 
 
 def run_accuracy(
@@ -53,10 +63,20 @@ def run_accuracy(
     seeds: Iterable[int],
     *,
     workers: int = 1,
+    vision: Sequence[bool] = (True,),
     on_result: Callable[[RunScore], None] | None = None,
 ) -> list[RunScore]:
-    """Simulate, replay and score every scenario over every seed."""
-    jobs = [(scenario, seed) for scenario in scenarios for seed in seeds]
+    """Simulate, replay and score every scenario over every seed.
+
+    Each recording is replayed once per entry of ``vision``: True uses its
+    vision observations, False replays on weights, poses and gates only.
+    """
+    jobs = [
+        (scenario, seed, use_vision)
+        for scenario in scenarios
+        for seed in seeds
+        for use_vision in vision
+    ]
     results: list[RunScore] = []
     if workers <= 1:
         for job in jobs:

@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +41,13 @@ from walkout.sim.timeline import (
     Timeline,
     build_timeline,
 )
+from walkout.sim.vision import (
+    DEFAULT_OUTPUTS_PATH,
+    SeenItem,
+    VisionModel,
+    load_outputs,
+    render_vision,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +75,11 @@ class SimulationSettings:
     load_cells: LoadCellModel = field(default_factory=LoadCellModel)
     poses: PoseModel = field(default_factory=PoseModel)
     motion: MotionModel = field(default_factory=MotionModel)
+    vision: VisionModel = field(default_factory=VisionModel)
+
+    vision_outputs: Path | None = DEFAULT_OUTPUTS_PATH
+    """Stored recogniser outputs that vision observations are drawn from;
+    None, or a file that does not exist, simulates without vision."""
 
     split_range: tuple[float, float] = (0.3, 0.7)
     """Share of a unit's weight on the first plate of a two-plate facing."""
@@ -347,6 +360,8 @@ class _Replay:
     load_events: list[LoadEvent] = field(default_factory=list)
     presses: list[PressLoad] = field(default_factory=list)
     moves: list[tuple[TruthEvent, list[Unit]]] = field(default_factory=list)
+    seen: list[SeenItem] = field(default_factory=list)
+    """Products in a hand during each shelf reach, for the vision observations."""
     bought: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -396,6 +411,7 @@ def _apply_reach(
         by_sku.setdefault(unit.sku, []).append(unit)
     cart = state.bought.setdefault(reach.account, {})
     for sku, group in by_sku.items():
+        state.seen.append(SeenItem(reach, sku))
         event = TruthEvent(
             t=round(reach.t_mid, 3),
             track=reach.track,
@@ -516,9 +532,9 @@ def render(
     """
     settings = settings or SimulationSettings()
     root = np.random.default_rng(seed)
-    # Children are drawn by index, so adding a sixth leaves the first five as
-    # they were and recordings without faults unchanged.
-    rngs = root.spawn(6)
+    # Children are drawn by index, so adding one leaves the earlier ones as
+    # they were: recordings without faults or vision keep their other streams.
+    rngs = root.spawn(7)
     timelines = schedule(store, plans, settings, rngs[0], separate=separate)
     plate_faults = faults(store, timelines, rngs[5]) if faults else []
 
@@ -556,12 +572,19 @@ def render(
         fault_rng=rngs[5],
     )
     poses = render_poses(timelines, settings.poses, rngs[4])
+    outputs = load_outputs(settings.vision_outputs) if settings.vision_outputs else None
+    vision = (
+        render_vision(store, state.seen, outputs, settings.vision, rngs[6])
+        if outputs is not None
+        else None
+    )
 
     recording = Recording(
         store=store,
         weights=weights,
         poses=poses,
         gates=_gates(timelines),
+        vision=vision,
         truth=_truth(store, timelines, state),
     )
     logger.info(
