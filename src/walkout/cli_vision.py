@@ -102,17 +102,21 @@ def train_command(
     )
 
 
+ImageListArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
+    ),
+]
+ImageRootArgument = Annotated[
+    Path, typer.Argument(help="Folder that the list's image paths are relative to.")
+]
+
+
 @vision_app.command("eval")
 def eval_command(
-    image_list: Annotated[
-        Path,
-        typer.Argument(
-            metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
-        ),
-    ],
-    root: Annotated[
-        Path, typer.Argument(help="Folder that the list's image paths are relative to.")
-    ],
+    image_list: ImageListArgument,
+    root: ImageRootArgument,
     model: Annotated[
         Path | None,
         typer.Option(
@@ -154,15 +158,8 @@ def eval_command(
 
 @vision_app.command("outputs")
 def outputs_command(
-    image_list: Annotated[
-        Path,
-        typer.Argument(
-            metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
-        ),
-    ],
-    root: Annotated[
-        Path, typer.Argument(help="Folder that the list's image paths are relative to.")
-    ],
+    image_list: ImageListArgument,
+    root: ImageRootArgument,
     out: Annotated[
         Path, typer.Option(help="JSON file to write the per-image outputs to.")
     ] = Path("models/grocery-val-outputs.json"),

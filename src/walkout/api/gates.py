@@ -80,7 +80,7 @@ def enter(
     """Check a scanned pass, hold the entry amount and open the gate for its party.
 
     A 201 response means open the gate for ``party_size`` people; any error
-    keeps it shut and its ``code`` says why.
+    keeps it shut, and its ``code`` gives the reason.
     """
     _require_gate_operator(session, account, store_id)
     visit = gates.admit(

@@ -19,6 +19,6 @@ class HealthOut(BaseModel):
 
 @router.get("/health")
 def health(session: SessionDep) -> HealthOut:
-    """Return ok once the database answers a query."""
+    """Return ok once the database completes a query."""
     session.execute(text("SELECT 1"))
     return HealthOut(status="ok")

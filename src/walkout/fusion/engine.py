@@ -174,8 +174,8 @@ class FusionEngine:
             return [decided for part in by_sign for decided in self.decide(part)]
 
         # Neighbouring plates that changed together may be several grabs.
-        # Per-plate weights tell when each group of plates fits a product of
-        # its own, and per-plate wrist evidence tells when shoppers differ.
+        # Per-plate weights show whether each group of plates fits a product
+        # of its own, and per-plate wrist evidence shows whether shoppers differ.
         by_weight = split_by_weight(event, self.contents, self.store, self.params)
         if (
             by_weight is not None
@@ -235,6 +235,14 @@ class FusionEngine:
             score = self._score_products(event, accounts, held=None)
         best = score.best
         if not score.keep or best is None:
+            logger.warning(
+                "store %s: dropped a change of %.1f g on plates %s at t=%.2f: "
+                "no product there explains it",
+                self.store.info.id,
+                event.delta_g,
+                list(event.plates),
+                event.t_mid,
+            )
             self.dropped.append(event)
             return []
         chosen = accounts[0] if accounts else None
@@ -293,7 +301,11 @@ class FusionEngine:
         return parts
 
     def _log_decision(self, decided: DecidedEvent) -> None:
-        logger.info(
+        level = (
+            logging.WARNING if decided.review_reason == SENSOR_FAULT else logging.INFO
+        )
+        logger.log(
+            level,
             "store %s: %s %d x %s on plate %s at t=%.2f by track %s (account %s), "
             "p_product=%.2f p_shopper=%.2f review=%s",
             self.store.info.id,

@@ -183,8 +183,8 @@ class FusionParams:
     window.
 
     Raising it leans on samples farther from the onset when the tracker
-    misses the reach itself, but weakens the timing evidence that tells two
-    shoppers at one plate apart.
+    misses the reach itself, but weakens the timing evidence that separates two
+    shoppers at one plate.
     """
 
     reach_near_m: float = 0.25

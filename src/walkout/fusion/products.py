@@ -317,7 +317,9 @@ def _decide(
             store.products[sku].unit_weight_g for sku in skus if sku in store.products
         )
         if abs(event.delta_g) < params.min_product_fraction * lightest:
-            logger.warning(
+            # The engine scores several candidates per event and logs the
+            # final decision, so the scoring itself logs at debug level.
+            logger.debug(
                 "store %s: dropped %s of %.1f g on plates %s: smaller than %.0f%% "
                 "of the lightest candidate (%.1f g)",
                 contents.store_id,
@@ -328,7 +330,7 @@ def _decide(
                 lightest,
             )
             return ProductScore(action, hypotheses, keep=False, review_reason=None)
-        logger.warning(
+        logger.debug(
             "store %s: %s of %.1f g on plates %s fits no product (best %s x%d, z=%.1f)",
             contents.store_id,
             action,

@@ -98,7 +98,7 @@ _PLANOGRAM_COLUMNS = ("Name", "Gondola", "Shelf", "Plate", "Weight", "Price")
 
 @dataclass
 class ImportReport:
-    """What an import did, for the user to check."""
+    """Summary of an import, for the user to check."""
 
     dataset: str
     plates: int = 0

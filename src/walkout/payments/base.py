@@ -24,7 +24,7 @@ class PaymentStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PaymentMethod:
-    """A card on file, as the provider knows it; never holds a card number."""
+    """A card on file as the provider stores it. It contains no card number."""
 
     id: str
     customer: str
@@ -63,7 +63,7 @@ class CardDeclinedError(PaymentError):
 
 
 class PaymentProvider(Protocol):
-    """What the store needs from a payment service."""
+    """Payment operations the store calls on a payment service."""
 
     name: str
 

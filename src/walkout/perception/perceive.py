@@ -40,7 +40,7 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class PerceiveReport:
-    """What one perception run did, with its speed."""
+    """Summary of one perception run, with its speed."""
 
     frames: int = 0
     instants: int = 0

@@ -149,7 +149,7 @@ class ShelfStock:
 
 @dataclass
 class Rendered:
-    """A rendered recording plus what the renderer knows beyond the recording."""
+    """A rendered recording plus the renderer's ground truth beyond the recording."""
 
     recording: Recording
     timelines: list[Timeline]

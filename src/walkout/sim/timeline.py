@@ -73,7 +73,7 @@ class MotionModel:
 
     hold_after_mid_s: float = 0.4
     """Minimum time the wrist stays at the plate after the middle of the weight
-    change, so a tracker sees the hand there when the change happens."""
+    change, so the tracker records the hand there when the change happens."""
 
     obstacle_margin_m: float = 0.25
     """Clearance kept between a walking body centre and a gondola."""
