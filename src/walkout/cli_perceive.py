@@ -16,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from walkout.recording.errors import RecordingError
+
 logger = logging.getLogger(__name__)
 console = Console()
 
@@ -80,13 +82,20 @@ def perceive(
             rate = done / elapsed if elapsed > 0 else 0.0
             bar.update(task, completed=done, total=total, fps=rate)
 
-        report = run_perception(
-            recording,
-            overlay=overlay,
-            progress=advance,
-            calibration_of=mapping,
-            max_seconds=seconds,
-        )
+        try:
+            report = run_perception(
+                recording,
+                overlay=overlay,
+                progress=advance,
+                calibration_of=mapping,
+                max_seconds=seconds,
+            )
+        except RecordingError as error:
+            bar.stop()
+            console.print(
+                f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False
+            )
+            raise typer.Exit(2) from error
 
     console.print(
         f"{report.frames} frames from cameras {', '.join(report.cameras)} in "

@@ -31,6 +31,7 @@ from walkout.perception.tracking import EntryBirth, Track, Tracker, TrackerParam
 from walkout.recording import Camera, PoseSamples, read_recording
 from walkout.recording._csv import write_csv_table
 from walkout.recording._files import replace_atomically
+from walkout.recording.errors import RecordingError
 from walkout.recording.writer import poses_table
 
 logger = logging.getLogger(__name__)
@@ -102,9 +103,10 @@ def _open_streams(
             continue
         capture = cv2.VideoCapture(str(recording_path / "video" / file))
         if not capture.isOpened():
-            raise OSError(
-                f"camera {camera_id}: failed to open video {file}; check that it is "
-                "a readable video file"
+            raise RecordingError(
+                recording_path / "video" / file,
+                f"failed to open the video of camera {camera_id}",
+                hint="check that it is a readable video file",
             )
         frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if max_seconds is not None:
@@ -169,14 +171,19 @@ def perceive(
         for camera_id, video in recording.video.items()
     }
     if not videos:
-        raise ValueError(f"{recording_path}: video/index.json lists no videos")
+        raise RecordingError(
+            recording_path / "video" / "index.json",
+            "lists no videos",
+            hint="perception needs the recording's camera footage",
+        )
     streams = _open_streams(
         recording_path, cameras, videos, calibration_of or {}, max_seconds
     )
     if not streams:
-        raise ValueError(
-            f"{recording_path}: no video has a camera calibration in store.json; "
-            "pass calibration_of to map video ids to calibration ids"
+        raise RecordingError(
+            recording_path / "store.json",
+            "no video has a camera calibration here",
+            hint="map video ids to calibration ids with --camera-map",
         )
 
     report = PerceiveReport(cameras=[stream.camera_id for stream in streams])
