@@ -4,7 +4,10 @@ import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import walkout.db.inventory_models
+import walkout.db.live_models
 import walkout.db.models
+import walkout.db.review_models
 import walkout.payments.ledger_models
 from walkout.db.base import Base
 from walkout.db.migrate import downgrade, upgrade

@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from walkout.api import accounts, auth, gates, health, passes, receipts, stores, visits
+from walkout.api import (
+    accounts,
+    auth,
+    gates,
+    health,
+    inventory,
+    live,
+    passes,
+    receipts,
+    reviews,
+    stores,
+    visits,
+)
 
 api_router = APIRouter()
-for module in (health, auth, accounts, stores, passes, gates, visits, receipts):
+for module in (
+    health,
+    auth,
+    accounts,
+    stores,
+    passes,
+    gates,
+    visits,
+    receipts,
+    live,
+    reviews,
+    inventory,
+):
     api_router.include_router(module.router)
 
 __all__ = ["api_router"]

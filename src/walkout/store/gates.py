@@ -31,6 +31,8 @@ class VisitStatus(enum.StrEnum):
     ADMITTING = "admitting"
     INSIDE = "inside"
     ENDED = "ended"
+    # Ended with doubtful lines; a reviewer decides them before it settles.
+    IN_REVIEW = "in_review"
     SETTLED = "settled"
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from alembic import context
 
 # Imported for their side effect: they register their tables on Base.metadata.
+import walkout.db.inventory_models
+import walkout.db.live_models
 import walkout.db.models
+import walkout.db.review_models
 import walkout.payments.ledger_models  # noqa: F401
 from walkout.db.base import Base
 from walkout.db.session import build_engine

@@ -1,0 +1,1 @@
+"""The live store: sensor ingestion, the message bus and fusion per store."""
