@@ -24,6 +24,19 @@ class EventName(enum.StrEnum):
     ITEM_TAKEN = "item_taken"
     ITEM_RETURNED = "item_returned"
     RECEIPT_ISSUED = "receipt_issued"
+    REVIEW_OPENED = "review_opened"
+    REVIEW_LINE_DECIDED = "review_line_decided"
+    REVIEW_DECIDED = "review_decided"
+    REVIEW_SETTLE_FAILED = "review_settle_failed"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_REJECTED = "dispute_rejected"
+    RETURN_SCANNED = "return_scanned"
+    REFUND_ISSUED = "refund_issued"
+    REFUND_FAILED = "refund_failed"
+    STOCK_COUNTED = "stock_counted"
+    ALERT_OPENED = "alert_opened"
+    ALERT_RESOLVED = "alert_resolved"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
 
 
 def record_event(

@@ -18,6 +18,7 @@ from walkout.recording import Store as StoreLayout
 from walkout.store.accounts import Role
 from walkout.store.errors import ConflictError, InvalidRequestError, NotFoundError
 from walkout.store.events import EventName, record_event
+from walkout.store.inventory import start_stock
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def save_store(
         )
         for product in layout.products.values()
     ]
+    start_stock(session, store, now=now)
     record_event(
         session,
         EventName.STORE_LOADED,
