@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests start servers from, where missing:
 # PostgreSQL (the service's tests run on SQLite and on a throwaway
-# PostgreSQL cluster). Without root the tests that need them are skipped.
+# PostgreSQL cluster) and nats-server (the bus tests start a throwaway
+# JetStream server). Without root the tests that need them are skipped.
 set -euo pipefail
 
 missing=()
 if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null; then
     missing+=(postgresql)
+fi
+# Debian installs the binary as /usr/sbin/nats-server, which is not on every
+# user's PATH.
+if ! command -v nats-server > /dev/null && [ ! -x /usr/sbin/nats-server ]; then
+    missing+=(nats-server)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
