@@ -55,3 +55,6 @@ def test_perceive_writes_pose_rows(short_recording: Path) -> None:
         assert row["joint"] in {"head", "left_wrist", "right_wrist"}
         assert 0.0 <= float(row["score"]) <= 1.0
     assert read_recording(short_recording).poses is not None
+    # No NanoStore product has a vision_class, so vision writes nothing.
+    assert not report.vision_written
+    assert not (short_recording / "vision.csv").exists()

@@ -162,3 +162,19 @@ def lift_single_view(
     """
     ray = back_project(camera, np.asarray([pixel], dtype=np.float64))[0]
     return intersect_height(ray, height_m)
+
+
+def in_image(camera: Camera, point: FloatArray, margin_px: float = 0.0) -> bool:
+    """Return whether a store point projects into the camera's image.
+
+    ``margin_px`` shrinks the image on every side, so that a point near the
+    border, where a person is cut off and often missed, does not count.
+    """
+    pixels, _ = project(camera, np.asarray(point, dtype=np.float64)[None, :])
+    u, v = pixels[0]
+    if np.isnan(u) or np.isnan(v):
+        return False
+    return bool(
+        margin_px <= u < camera.width - margin_px
+        and margin_px <= v < camera.height - margin_px
+    )

@@ -18,6 +18,7 @@ import numpy as np
 from walkout.perception.geometry import (
     Ray,
     back_project,
+    camera_centre,
     intersect_height,
     triangulate,
 )
@@ -42,6 +43,19 @@ class LiftParams:
     the floor) a single-view wrist may lie when it is placed on a plate.
     ``plate_margin_m``: how far outside a plate's footprint the viewing ray
     may cross the plate's height and still count as reaching that plate.
+    ``floor_sd_m``: spread of a floor position from a triangulated head, and
+    the across-ray spread of a single-view one. ``head_height_sd_m``: spread
+    of real head heights around ``head_height_m`` (people differ and bend),
+    which a single view turns into floor spread along its viewing ray.
+    ``no_head_floor_sd_m``: spread of a floor position taken from the
+    wrists when no head was found. ``calibration_sd_rad``: angular error of
+    a camera's calibration, which moves a single-view floor position by
+    this fraction of its distance from the camera in any direction.
+    Triangulated heads of the cps-test-01 NanoStore cameras reproject 50 to
+    240 px off, so a ray can be wrong by several degrees there.
+    ``floor_margin_m``: how far beyond the plates and cameras the store
+    floor reaches when no floor is given; people lifted outside it (behind
+    a glass wall, say) are dropped.
     """
 
     head_height_m: float = 1.6
@@ -50,6 +64,54 @@ class LiftParams:
     head_height_range_m: tuple[float, float] = (1.0, 2.2)
     arm_reach_m: float = 0.9
     plate_margin_m: float = 0.1
+    floor_sd_m: float = 0.15
+    head_height_sd_m: float = 0.2
+    no_head_floor_sd_m: float = 0.5
+    calibration_sd_rad: float = 0.1
+    floor_margin_m: float = 0.5
+
+
+@dataclass(frozen=True)
+class FloorBounds:
+    """An axis-aligned rectangle of store floor, in metres."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+    def contains(self, x: float, y: float) -> bool:
+        return self.x_min <= x <= self.x_max and self.y_min <= y <= self.y_max
+
+
+def floor_bounds(
+    cameras: Sequence[Camera], plates: Sequence[Plate], margin_m: float
+) -> FloorBounds | None:
+    """Return the rectangle around all camera centres and plate footprints.
+
+    store.json has no floor outline, so the floor is taken to reach
+    ``margin_m`` beyond the shelves and the ceiling cameras. Returns None
+    when the store has neither.
+    """
+    points: list[tuple[float, float]] = []
+    for camera in cameras:
+        centre = camera_centre(camera)
+        points.append((float(centre[0]), float(centre[1])))
+    for plate in plates:
+        for dx in (-0.5, 0.5):
+            for dy in (-0.5, 0.5):
+                points.append(
+                    (
+                        plate.center[0] + dx * plate.size[0],
+                        plate.center[1] + dy * plate.size[1],
+                    )
+                )
+    if not points:
+        return None
+    xs, ys = zip(*points, strict=True)
+    return FloorBounds(
+        min(xs) - margin_m, min(ys) - margin_m, max(xs) + margin_m, max(ys) + margin_m
+    )
 
 
 @dataclass
@@ -59,6 +121,7 @@ class LiftStats:
     triangulated: int = 0
     single_view: int = 0
     on_plate: int = 0
+    off_floor: int = 0
 
 
 class Lifter:
@@ -69,11 +132,14 @@ class Lifter:
         cameras: Mapping[str, Camera],
         plates: Sequence[Plate] = (),
         params: LiftParams | None = None,
+        *,
+        floor: FloorBounds | None = None,
     ) -> None:
         self.cameras = dict(cameras)
         self.plates = list(plates)
         self.params = params or LiftParams()
         self.stats = LiftStats()
+        self.floor = floor
         self._plate_heights = sorted({plate.center[2] for plate in self.plates})
 
     def lift(self, detections: Sequence[PersonDetection]) -> list[Observation]:
@@ -82,8 +148,12 @@ class Lifter:
         observations = []
         for group in groups:
             observation = self._lift_group(group)
-            if observation is not None:
-                observations.append(observation)
+            if observation is None:
+                continue
+            if self.floor is not None and not self.floor.contains(*observation.floor):
+                self.stats.off_floor += 1
+                continue
+            observations.append(observation)
         return observations
 
     # --- grouping across cameras -------------------------------------------
@@ -131,6 +201,8 @@ class Lifter:
 
     def _lift_group(self, group: Sequence[PersonDetection]) -> Observation | None:
         joints: dict[str, tuple[FloatArray, float]] = {}
+        # The camera of the head when it was lifted from one view.
+        head_camera: str | None = None
         for name in ("head", *[joint for joint in JOINTS if joint != "head"]):
             seen = [d for d in group if name in d.joints]
             if not seen:
@@ -150,13 +222,53 @@ class Lifter:
             if point is not None:
                 joints[name] = (point, score * 0.5)
                 self.stats.single_view += 1
+                if name == "head":
+                    head_camera = best.camera
         if "head" in joints:
             floor = joints["head"][0][:2]
+            covariance = self._head_floor_covariance(joints["head"][0], head_camera)
         elif joints:
             floor = np.mean([point[:2] for point, _ in joints.values()], axis=0)
+            covariance = self.params.no_head_floor_sd_m**2 * np.eye(2)
         else:
             return None
-        return Observation((float(floor[0]), float(floor[1])), joints)
+        pixels: dict[str, dict[str, tuple[float, float]]] = {}
+        for detection in group:
+            for name, (u, v, _) in detection.joints.items():
+                pixels.setdefault(name, {})[detection.camera] = (u, v)
+        return Observation(
+            (float(floor[0]), float(floor[1])),
+            joints,
+            covariance=covariance,
+            cameras=tuple(sorted({d.camera for d in group})),
+            pixels=pixels,
+        )
+
+    def _head_floor_covariance(
+        self, head: FloatArray, single_view_camera: str | None
+    ) -> FloatArray:
+        """Return the 2x2 floor covariance of a person placed by their head.
+
+        A single-view head slides along its viewing ray when its true height
+        differs from the prior: the floor moves by ``horizontal distance /
+        (camera height - head height)`` per metre of height, so the spread
+        along the ray grows with the distance from the camera.
+        """
+        base = self.params.floor_sd_m**2 * np.eye(2)
+        if single_view_camera is None:
+            return base
+        centre = camera_centre(self.cameras[single_view_camera])
+        offset = head[:2] - centre[:2]
+        horizontal = float(np.linalg.norm(offset))
+        drop = float(centre[2] - head[2])
+        distance = float(np.linalg.norm(head - centre))
+        base = base + (distance * self.params.calibration_sd_rad) ** 2 * np.eye(2)
+        if horizontal < 1e-6 or drop < 1e-3:
+            return base
+        along_sd = horizontal / drop * self.params.head_height_sd_m
+        direction = offset / horizontal
+        covariance: FloatArray = base + along_sd**2 * np.outer(direction, direction)
+        return covariance
 
     def _single_view(
         self,

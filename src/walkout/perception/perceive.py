@@ -18,7 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from walkout.perception.lifting import Lifter, LiftParams, LiftStats
+from walkout.perception.geometry import in_image
+from walkout.perception.hands import (
+    HandObserver,
+    HandParams,
+    product_classes,
+    write_vision,
+)
+from walkout.perception.lifting import Lifter, LiftParams, LiftStats, floor_bounds
 from walkout.perception.overlay import OverlayWriter
 from walkout.perception.pose import (
     JOINTS,
@@ -27,8 +34,16 @@ from walkout.perception.pose import (
     PersonDetection,
     PoseParams,
 )
-from walkout.perception.tracking import EntryBirth, Track, Tracker, TrackerParams
-from walkout.recording import Camera, PoseSamples, read_recording
+from walkout.perception.recognition import Recogniser
+from walkout.perception.tracking import (
+    EntryBirth,
+    Merge,
+    Reidentification,
+    Track,
+    Tracker,
+    TrackerParams,
+)
+from walkout.recording import Camera, PoseSamples, Store, read_recording
 from walkout.recording._csv import write_csv_table
 from walkout.recording._files import replace_atomically
 from walkout.recording.errors import RecordingError
@@ -37,6 +52,10 @@ from walkout.recording.writer import poses_table
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+
+# Pixels near the image border in which a person counts as out of view,
+# because people cut off by the border are often missed.
+IN_VIEW_MARGIN_PX = 20.0
 
 
 @dataclass
@@ -49,9 +68,15 @@ class PerceiveReport:
     pose_rows: int = 0
     tracks: list[str] = field(default_factory=list)
     entry_births: list[EntryBirth] = field(default_factory=list)
+    merges: list[Merge] = field(default_factory=list)
+    reidentifications: list[Reidentification] = field(default_factory=list)
     lifting: LiftStats = field(default_factory=LiftStats)
     seconds: float = 0.0
     pose_seconds: float = 0.0
+    vision_seconds: float = 0.0
+    hand_crops: int = 0
+    vision_rows: int = 0
+    vision_written: bool = False
     cameras: list[str] = field(default_factory=list)
 
     @property
@@ -127,12 +152,48 @@ def _open_streams(
     return streams
 
 
+def _hand_observer(
+    store: Store,
+    cameras: Mapping[str, Camera],
+    recogniser: Recogniser | None,
+    params: HandParams | None,
+) -> HandObserver | None:
+    """Return a hand observer, or None when no product has a vision class."""
+    if not product_classes(store):
+        logger.info("no product has a vision_class: vision.csv is not written")
+        return None
+    observer = HandObserver(
+        store, cameras, recogniser or Recogniser(threads=1), params or HandParams()
+    )
+    if not observer.active:
+        logger.warning(
+            "no product's vision_class is a recogniser class: vision.csv is not written"
+        )
+        return None
+    return observer
+
+
+def _in_view_test(
+    cameras: Mapping[str, Camera], head_height_m: float
+) -> Callable[[str, tuple[float, float]], bool]:
+    """Return a test of whether a camera sees a standing head at a floor point."""
+
+    def in_view(camera_id: str, floor: tuple[float, float]) -> bool:
+        head = np.array([floor[0], floor[1], head_height_m])
+        return in_image(cameras[camera_id], head, margin_px=IN_VIEW_MARGIN_PX)
+
+    return in_view
+
+
 def _track_rows(t: float, tracks: list[Track], rows: dict[str, list[object]]) -> None:
     for track in tracks:
         for joint in JOINTS:
             if joint not in track.joints:
                 continue
             point, score = track.joints[joint]
+            if joint == "head":
+                # The filtered floor position, which fuses every camera's view.
+                point = np.array([track.floor[0], track.floor[1], point[2]])
             rows["t"].append(t)
             rows["track"].append(track.id)
             rows["joint"].append(joint)
@@ -151,6 +212,9 @@ def perceive(
     lift_params: LiftParams | None = None,
     tracker_params: TrackerParams | None = None,
     write: bool = True,
+    vision: bool = True,
+    recogniser: Recogniser | None = None,
+    hand_params: HandParams | None = None,
 ) -> PerceiveReport:
     """Run perception on a recording's videos and write ``poses.csv`` into it.
 
@@ -161,6 +225,12 @@ def perceive(
     names an MP4 file to draw the cameras, skeletons, track ids and
     projected plates into. ``progress`` is called with (frames done, total).
     With ``write`` false, nothing is written to the recording.
+
+    With ``vision`` true and at least one product whose ``vision_class`` is
+    a recogniser class, hands at shelves are cropped and recognised and
+    ``REC/vision.csv`` is written (see ``perception.hands``); ``recogniser``
+    defaults to the committed model. Without such products no vision.csv is
+    written, and an existing one is left as it is.
     """
     started = time.perf_counter()
     recording = read_recording(recording_path)
@@ -190,16 +260,29 @@ def perceive(
     estimators = {
         stream.camera_id: MediapipePoseEstimator(pose_params) for stream in streams
     }
+    calibrations = {stream.camera_id: stream.calibration for stream in streams}
+    lift_params = lift_params or LiftParams()
+    plates = list(store.plates.values())
     lifter = Lifter(
-        {stream.camera_id: stream.calibration for stream in streams},
-        list(store.plates.values()),
+        calibrations,
+        plates,
         lift_params,
+        floor=floor_bounds(
+            list(calibrations.values()), plates, lift_params.floor_margin_m
+        ),
     )
-    tracker = Tracker(tracker_params, entry_zones=store.zones)
+    tracker = Tracker(
+        tracker_params,
+        entry_zones=store.zones,
+        in_view=_in_view_test(calibrations, lift_params.head_height_m),
+    )
     writer = (
         OverlayWriter(overlay, [s.calibration for s in streams], store.plates.values())
         if overlay
         else None
+    )
+    hands = (
+        _hand_observer(store, calibrations, recogniser, hand_params) if vision else None
     )
     rows: dict[str, list[object]] = {
         k: [] for k in ("t", "track", "joint", "xyz", "score")
@@ -243,6 +326,10 @@ def perceive(
             observations = lifter.lift(detections)
             tracks = tracker.update(t, observations)
             _track_rows(t, tracks, rows)
+            if hands is not None:
+                vision_started = time.perf_counter()
+                hands.observe(t, frames, tracks)
+                report.vision_seconds += time.perf_counter() - vision_started
 
             if writer is not None:
                 writer.add(t, frames, detections, tracks)
@@ -259,9 +346,18 @@ def perceive(
     report.pose_rows = len(rows["t"])
     report.tracks = sorted({str(track) for track in rows["track"]})
     report.entry_births = tracker.entry_births
+    report.merges = tracker.merges
+    report.reidentifications = tracker.reidentifications
     report.lifting = lifter.stats
     if write:
         _write_poses(recording_path / "poses.csv", rows)
+    if hands is not None:
+        seen_in_hands = hands.observations()
+        report.hand_crops = hands.crops
+        report.vision_rows = len(seen_in_hands)
+        report.vision_written = write
+        if write:
+            write_vision(recording_path / "vision.csv", seen_in_hands)
     report.seconds = time.perf_counter() - started
     logger.info(
         "perceived %d frames from %d cameras in %.1f s (%.1f frames/s): "
