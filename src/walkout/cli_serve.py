@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,11 +17,20 @@ from walkout.recording import RecordingError
 
 if TYPE_CHECKING:
     from walkout.service.context import ServiceContext
+    from walkout.service.settings import Settings
 
 logger = logging.getLogger(__name__)
 errors = Console(stderr=True)
 
 EXIT_BAD_CONFIG = 2
+
+
+class Part(enum.StrEnum):
+    """The parts of the service one process runs."""
+
+    ALL = "all"
+    API = "api"
+    FUSION = "fusion"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -48,8 +60,15 @@ def serve(
         bool, typer.Option(help="Run the database migrations and exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+    only: Annotated[
+        Part,
+        typer.Option(
+            help="Run only the HTTP API or only the fusion workers; fusion alone "
+            "needs a nats:// WALKOUT_BUS_URL shared with the API processes."
+        ),
+    ] = Part.ALL,
 ) -> None:
-    """Run the store service API (settings come from WALKOUT_* variables)."""
+    """Run the store service API and fusion (settings come from WALKOUT_* variables)."""
     # Imported here so that the other commands start without the web stack.
     import uvicorn
 
@@ -57,8 +76,11 @@ def serve(
     from walkout.service.app import create_app
     from walkout.service.settings import Settings
 
+    # The walkout command has configured logging already, so force replaces it.
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
     )
     try:
         settings = Settings()
@@ -70,6 +92,12 @@ def serve(
         )
         raise _fail(f"invalid settings: {details}") from None
 
+    if only is Part.FUSION and not settings.bus_url:
+        raise _fail(
+            "--only fusion needs WALKOUT_BUS_URL=nats://HOST:PORT, because the "
+            "API processes reach a separate fusion process through NATS JetStream"
+        )
+
     url = settings.resolved_database_url
     if url.startswith("sqlite") and not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +107,15 @@ def serve(
     if migrate_only:
         return
 
-    app = create_app(settings)
+    if only is Part.FUSION:
+        asyncio.run(_run_fusion(settings))
+        return
+    if only is Part.API and not settings.bus_url:
+        logger.warning(
+            "serving the API without fusion on the in-process bus: no process "
+            "consumes the stored inputs until one runs fusion on this database"
+        )
+    app = create_app(settings, run_fusion=only is Part.ALL)
     for directory in store or []:
         _load_store(app.state.context, directory, occupancy_limit)
 
@@ -90,6 +126,7 @@ def serve(
 def _load_store(
     context: ServiceContext, directory: Path, occupancy_limit: int | None
 ) -> None:
+    from walkout.store.errors import StoreError
     from walkout.store.stores import load_store_directory, save_store
 
     try:
@@ -97,12 +134,47 @@ def _load_store(
     except RecordingError as error:
         raise _fail(str(error)) from None
     with context.session_factory() as session:
-        save_store(
-            session,
-            layout,
-            document,
-            occupancy_limit=occupancy_limit,
-            now=context.clock(),
-            replace=True,
-        )
+        try:
+            save_store(
+                session,
+                layout,
+                document,
+                occupancy_limit=occupancy_limit,
+                now=context.clock(),
+                replace=True,
+            )
+        except StoreError as error:
+            raise _fail(f"{directory / 'store.json'}: {error.message}") from None
     logger.info("store_loaded store=%s source=%s", layout.info.id, directory)
+
+
+async def _run_fusion(settings: Settings) -> None:
+    """Run the stores' fusion workers until SIGINT or SIGTERM."""
+    from walkout.db.session import build_engine, build_session_factory
+    from walkout.live.bus import build_bus
+    from walkout.live.service import LiveService
+    from walkout.service.context import utc_now
+    from walkout.service.payments import build_provider
+
+    engine = build_engine(settings.resolved_database_url)
+    session_factory = build_session_factory(engine)
+    live = LiveService(
+        build_bus(settings),
+        session_factory,
+        build_provider(settings, session_factory),
+        utc_now,
+        run_fusion=True,
+        settle_margin_s=settings.settle_margin_s,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await live.start()
+    logger.info("fusion_started bus=%s", settings.bus_url.split("@")[-1])
+    try:
+        await stop.wait()
+    finally:
+        await live.close()
+        engine.dispose()
+        logger.info("fusion_stopped")

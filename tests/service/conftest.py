@@ -16,27 +16,13 @@ from service_fakes import (
     FakeProvider,
     account_id,
     log_in,
+    make_settings,
     sign_up,
 )
 
 from pg import postgres_cluster, postgres_database_url  # noqa: F401
 from walkout.db.migrate import upgrade
 from walkout.service.app import create_app
-from walkout.service.settings import Settings
-
-SECRET = "test-secret-key-with-enough-length-0123456789"
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": database_url,
-        "secret_key": SECRET,
-        "first_admin_email": ADMIN_EMAIL,
-        "first_admin_password": ADMIN_PASSWORD,
-    }
-    values.update(overrides)
-    return Settings.model_validate(values)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from walkout.payments.base import (
     PaymentStatus,
     Refund,
 )
+from walkout.service.settings import Settings
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
@@ -167,3 +168,18 @@ def sign_up(
 
 def account_id(client: TestClient, headers: dict[str, str]) -> str:
     return str(client.get("/accounts/me", headers=headers).json()["id"])
+
+
+SECRET = "test-secret-key-with-enough-length-0123456789"
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "secret_key": SECRET,
+        "first_admin_email": ADMIN_EMAIL,
+        "first_admin_password": ADMIN_PASSWORD,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)

@@ -118,7 +118,7 @@ def test_cart_rejects_unknown_sku_and_excess_put_back(
     assert put_back.json()["error"]["code"] == "put_back_exceeds_cart"
 
 
-def test_total_above_hold_is_not_captured(
+def test_total_above_hold_is_charged_through_a_second_hold(
     client: TestClient, store_id: str, staff: Headers, provider: FakeProvider
 ) -> None:
     shopper = sign_up(client, "ann@example.com")
@@ -129,9 +129,13 @@ def test_total_above_hold_is_not_captured(
 
     response = client.post(f"/visits/{visit_id}/settle", headers=staff)
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "total_exceeds_hold"
-    assert not any(call.startswith("capture") for call in provider.calls)
+    assert response.status_code == 201, response.text
+    assert response.json()["total"] == "60.00"
+    captures = [call for call in provider.calls if call.startswith("capture")]
+    assert captures == [
+        f"capture visit-capture:{visit_id} 50.00",
+        f"capture visit-extra-capture:{visit_id} 10.00",
+    ]
 
 
 def test_shopper_cannot_read_other_receipts(

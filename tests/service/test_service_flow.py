@@ -6,9 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fakes import ADMIN_EMAIL, ADMIN_PASSWORD, STORE_DOCUMENT, log_in, sign_up
+from service_fakes import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    STORE_DOCUMENT,
+    log_in,
+    make_settings,
+    sign_up,
+)
 
-from conftest import make_settings
 from walkout.db.migrate import upgrade
 from walkout.service.app import create_app
 

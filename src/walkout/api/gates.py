@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from walkout.api.deps import (
+    ContextDep,
     CurrentAccount,
     NowDep,
     ProviderDep,
@@ -17,7 +19,9 @@ from walkout.api.deps import (
 )
 from walkout.api.errors import ErrorBody
 from walkout.api.visits import VisitOut, visit_out
+from walkout.db.live_models import LiveInput
 from walkout.db.models import Account
+from walkout.service.context import ServiceContext
 from walkout.store import gates, stores
 from walkout.store.errors import PermissionDeniedError
 
@@ -36,16 +40,37 @@ class EntryIn(BaseModel):
         max_length=50,
         description="one tracker id per person who passed the gate on this pass",
     )
+    t: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="seconds on the store's sensor clock (that of the weights); "
+        "default: the request's UNIX time",
+    )
 
 
 class ExitIn(BaseModel):
     track_id: TrackId
+    t: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="seconds on the store's sensor clock (that of the weights); "
+        "default: the request's UNIX time",
+    )
 
 
 class ExitOut(BaseModel):
     visit_id: str
     track_id: str
     visit_ended: bool
+
+
+def _publish_latest(context: ServiceContext, session: Session, store_id: str) -> None:
+    """Wake the store's fusion worker for the gate row just committed."""
+    latest = session.scalar(
+        select(func.max(LiveInput.id)).where(LiveInput.store_id == store_id)
+    )
+    if latest is not None:
+        context.live.publish_from_thread(store_id, int(latest))
 
 
 def _require_gate_operator(session: Session, account: Account, store_id: str) -> None:
@@ -76,6 +101,7 @@ def enter(
     settings: SettingsDep,
     provider: ProviderDep,
     now: NowDep,
+    context: ContextDep,
 ) -> VisitOut:
     """Check a scanned pass, hold the entry amount and open the gate for its party.
 
@@ -92,7 +118,9 @@ def enter(
         hold_amount=settings.entry_hold_amount,
         secret_key=settings.secret_key.get_secret_value(),
         now=now,
+        sensor_t=body.t,
     )
+    _publish_latest(context, session, store_id)
     return visit_out(session, visit)
 
 
@@ -106,12 +134,14 @@ def exit_store(
     account: CurrentAccount,
     session: SessionDep,
     now: NowDep,
+    context: ContextDep,
 ) -> ExitOut:
     """End a track's stay; the visit ends when its last track has left."""
     _require_gate_operator(session, account, store_id)
     result = gates.exit_track(
-        session, store_id=store_id, track_id=body.track_id, now=now
+        session, store_id=store_id, track_id=body.track_id, now=now, sensor_t=body.t
     )
+    _publish_latest(context, session, store_id)
     return ExitOut(
         visit_id=result.visit.id,
         track_id=result.track_id,

@@ -1,4 +1,4 @@
-"""Receipts: a shopper reads only their own."""
+"""Receipts: a shopper reads only their own, with the refunds made on them."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
+from sqlalchemy.orm import object_session
 
 from walkout.api.deps import CurrentAccount, SessionDep
 from walkout.api.errors import ErrorBody
 from walkout.db.models import Receipt
+from walkout.db.review_models import ReceiptRefund
 from walkout.store import visits
+from walkout.store.disputes import refunds_of_receipt
 
 router = APIRouter(prefix="/receipts", tags=["receipts"])
 
@@ -25,6 +28,30 @@ class ReceiptLineOut(BaseModel):
     amount: Decimal
 
 
+class RefundOut(BaseModel):
+    """Money returned on one receipt line by a dispute or a return."""
+
+    sku: str
+    qty: int
+    amount: Decimal
+    cause: str
+    dispute_id: str | None
+    return_id: str | None
+    refunded_at: datetime
+
+    @classmethod
+    def from_row(cls, refund: ReceiptRefund) -> RefundOut:
+        return cls(
+            sku=refund.sku,
+            qty=refund.qty,
+            amount=refund.amount,
+            cause=refund.cause,
+            dispute_id=refund.dispute_id,
+            return_id=refund.return_id,
+            refunded_at=refund.refunded_at,
+        )
+
+
 class ReceiptOut(BaseModel):
     id: str
     visit_id: str
@@ -34,9 +61,13 @@ class ReceiptOut(BaseModel):
     issued_at: datetime
     payment_status: str
     lines: list[ReceiptLineOut]
+    refunds: list[RefundOut]
+    refunded_total: Decimal
 
     @classmethod
     def from_row(cls, receipt: Receipt) -> ReceiptOut:
+        session = object_session(receipt)
+        refunds = [] if session is None else refunds_of_receipt(session, receipt.id)
         return cls(
             id=receipt.id,
             visit_id=receipt.visit_id,
@@ -55,6 +86,8 @@ class ReceiptOut(BaseModel):
                 )
                 for line in receipt.lines
             ],
+            refunds=[RefundOut.from_row(refund) for refund in refunds],
+            refunded_total=sum((refund.amount for refund in refunds), Decimal("0.00")),
         )
 
 

@@ -13,7 +13,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from walkout.service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +109,28 @@ class InProcessBus:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self._queues.clear()
+
+
+# nats-py speaks TLS to a tls:// URL.
+NATS_SCHEMES = ("nats://", "tls://")
+
+
+def build_bus(settings: Settings) -> Bus:
+    """Return the bus that ``settings.bus_url`` names: NATS JetStream or in-process.
+
+    An empty URL gives the in-process bus. A ``nats://`` or ``tls://`` URL gives
+    ``NatsJetStreamBus``, imported here so that the NATS client is needed
+    only when configured.
+    """
+    url = settings.bus_url
+    if not url:
+        return InProcessBus()
+    if url.startswith(NATS_SCHEMES):
+        from walkout.live.nats_bus import NatsJetStreamBus
+
+        return NatsJetStreamBus(url)
+    scheme = url.split("://", 1)[0] if "://" in url else url[:0]
+    raise ValueError(
+        f"WALKOUT_BUS_URL with scheme {scheme!r} is not supported; use a "
+        "nats:// URL or leave it empty"
+    )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from walkout.api import api_router
 from walkout.api.errors import install_error_handlers
 from walkout.db.session import build_engine, build_session_factory
+from walkout.live.bus import build_bus
+from walkout.live.service import LiveService
 from walkout.payments.base import PaymentProvider
 from walkout.service.context import Clock, ServiceContext, utc_now
 from walkout.service.payments import build_provider
@@ -23,23 +27,35 @@ def create_app(
     *,
     provider: PaymentProvider | None = None,
     clock: Clock = utc_now,
+    run_fusion: bool = True,
 ) -> FastAPI:
     """Build the service app on an already migrated database.
 
     ``settings`` default to the ``WALKOUT_*`` environment; ``provider``
     defaults to the one the settings name; ``clock`` returns aware UTC times.
+    ``run_fusion`` runs the stores' fusion workers inside the app, started
+    and stopped with it.
     """
     settings = settings if settings is not None else Settings()
     engine = build_engine(settings.resolved_database_url)
     session_factory = build_session_factory(engine)
     if provider is None:
         provider = build_provider(settings, session_factory)
+    live = LiveService(
+        build_bus(settings),
+        session_factory,
+        provider,
+        clock,
+        run_fusion=run_fusion,
+        settle_margin_s=settings.settle_margin_s,
+    )
     context = ServiceContext(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         provider=provider,
         clock=clock,
+        live=live,
     )
 
     if settings.first_admin_email and settings.first_admin_password:
@@ -51,7 +67,16 @@ def create_app(
                 now=clock(),
             )
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await live.start()
+        try:
+            yield
+        finally:
+            await live.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="walkout store service",
         summary="Accounts, entry passes, gates, visits and receipts of a "
         "cashierless store.",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from walkout.live.service import LiveService
 from walkout.payments.base import PaymentProvider
 from walkout.service.settings import Settings
 
@@ -26,3 +27,4 @@ class ServiceContext:
     session_factory: sessionmaker[Session]
     provider: PaymentProvider
     clock: Clock
+    live: LiveService

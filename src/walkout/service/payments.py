@@ -25,4 +25,5 @@ def build_provider(
     return StripeProvider(
         settings.stripe_secret_key.get_secret_value(),
         webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+        api_base=settings.stripe_api_base or None,
     )

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     payment_provider: Literal["ledger", "stripe"] = "ledger"
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    # Empty: Stripe's own API. Set it to reach a Stripe-compatible test server
+    # such as stripe-mock, for example http://127.0.0.1:12111.
+    stripe_api_base: str = Field(default="", pattern=r"^(https?://\S+)?$")
     # Authorised on the shopper's card at the gate; a visit can be charged at
     # most this much, because a capture cannot exceed its hold.
     entry_hold_amount: Money = Decimal("50.00")
@@ -52,6 +55,15 @@ class Settings(BaseSettings):
 
     first_admin_email: str | None = None
     first_admin_password: SecretStr | None = None
+
+    # Empty: the in-process bus; nats://host:port (tls:// for TLS): NATS
+    # JetStream.
+    bus_url: str = Field(default="", pattern=r"^((nats|tls)://\S+)?$")
+    # Sensor-clock seconds the decided events must pass a visit's exit before
+    # it settles.
+    settle_margin_s: float = Field(default=2.0, ge=0, le=600)
+    # How often a stream of visit events polls the database, in seconds.
+    visit_events_poll_s: float = Field(default=0.5, gt=0, le=60)
 
     @model_validator(mode="after")
     def _reject_unsafe(self) -> Self:

@@ -12,8 +12,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from walkout.db.live_models import LiveVisit
 from walkout.db.models import Account, EntryPass, Store, Visit, VisitTrack
+from walkout.live.ingest import add_gate_input
 from walkout.payments.base import CardDeclinedError, PaymentError, PaymentProvider
+from walkout.store.accounts import Role
 from walkout.store.errors import (
     ConflictError,
     InvalidRequestError,
@@ -86,8 +89,14 @@ def _reject(
 class _Reservation:
     visit: Visit
     entry_pass: EntryPass
-    customer: str
-    method: str
+    # None for a restock visit, which places no hold.
+    customer: str | None
+    method: str | None
+
+
+def is_restock_account(account: Account) -> bool:
+    """Return whether ``account``'s visits are stock work (staff and admins)."""
+    return account.role in (Role.STAFF, Role.ADMIN)
 
 
 def _reserve(
@@ -132,11 +141,12 @@ def _reserve(
             f"a party of {entry_pass.party_size} must wait",
         )
     account = session.get(Account, entry_pass.account_id)
-    if (
-        account is None
-        or account.payment_customer is None
-        or not account.payment_method
-    ):
+    if account is None:
+        raise NotFoundError(
+            "account_not_found", "the account of this pass no longer exists"
+        )
+    restock = is_restock_account(account)
+    if not restock and (account.payment_customer is None or not account.payment_method):
         raise PaymentFailedError(
             "payment_method_missing",
             "the account has no card on file; add one in the app",
@@ -151,14 +161,19 @@ def _reserve(
         status=VisitStatus.ADMITTING,
         entered_at=now,
         currency=store.currency,
-        hold_amount=hold_amount,
+        hold_amount=Decimal("0.00") if restock else hold_amount,
     )
     session.add(visit)
     for track_id in track_ids:
         visit.tracks.append(
             VisitTrack(store_id=store_id, track_id=track_id, entered_at=now)
         )
+    # LiveVisit has no relationship to Visit, so the visit row goes first.
+    session.flush()
+    session.add(LiveVisit(visit_id=visit.id, store_id=store_id, restock=restock))
     session.commit()
+    if restock:
+        return _Reservation(visit, entry_pass, None, None)
     return _Reservation(
         visit=visit,
         entry_pass=entry_pass,
@@ -177,6 +192,10 @@ def _cancel_reservation(
     entry_pass.outcome = outcome
     for track in reservation.visit.tracks:
         session.delete(track)
+    live = session.get(LiveVisit, reservation.visit.id)
+    if live is not None:
+        session.delete(live)
+    session.flush()
     session.delete(reservation.visit)
     session.flush()
 
@@ -191,13 +210,19 @@ def admit(
     hold_amount: Decimal,
     secret_key: str,
     now: datetime,
+    sensor_t: float | None = None,
 ) -> Visit:
     """Check a scanned pass, place the entry hold and open a visit for its party.
 
     The gate stays shut (an error is raised) when the pass is invalid, the
     party does not match the pass, the store would exceed its occupancy
     limit or the card is declined. A declined card uses up the pass; any
-    other payment failure leaves the pass valid for another scan.
+    other payment failure leaves the pass valid for another scan. A staff
+    or admin account's pass opens a restock visit, which places no hold.
+
+    The entry is added to the store's fusion input stream at ``sensor_t``
+    (seconds on the sensor clock; default: ``now`` as UNIX time), binding
+    the tracks to the visit id.
     """
     try:
         reservation = _reserve(
@@ -214,6 +239,9 @@ def admit(
         raise _reject(session, error, store_id=store_id, now=now) from None
 
     visit, entry_pass = reservation.visit, reservation.entry_pass
+    t = now.timestamp() if sensor_t is None else sensor_t
+    if reservation.customer is None or reservation.method is None:
+        return _open(session, visit, entry_pass, t=t, staff=True, now=now)
     # NOTE: a crash before the hold's result is stored leaves the visit in
     # "admitting", counted against the occupancy limit until staff remove it.
     # The pass id is the hold's idempotency key, so a rescan of a pass whose
@@ -253,9 +281,33 @@ def admit(
 
     visit.hold_id = hold.id
     visit.hold_amount = hold.amount
+    return _open(session, visit, entry_pass, t=t, staff=False, now=now)
+
+
+def _open(
+    session: Session,
+    visit: Visit,
+    entry_pass: EntryPass,
+    *,
+    t: float,
+    staff: bool,
+    now: datetime,
+) -> Visit:
+    """Mark the visit inside and add its entry to the fusion stream, in one commit."""
+    store_id = visit.store_id
     visit.status = VisitStatus.INSIDE
     entry_pass.outcome = "admitted"
     entry_pass.visit_id = visit.id
+    add_gate_input(
+        session,
+        store_id=store_id,
+        visit_id=visit.id,
+        action="enter",
+        tracks=[track.track_id for track in visit.tracks],
+        t=t,
+        staff=staff,
+        now=now,
+    )
     for track in visit.tracks:
         record_event(
             session,
@@ -271,9 +323,18 @@ def admit(
 
 
 def exit_track(
-    session: Session, *, store_id: str, track_id: str, now: datetime
+    session: Session,
+    *,
+    store_id: str,
+    track_id: str,
+    now: datetime,
+    sensor_t: float | None = None,
 ) -> ExitResult:
-    """End ``track_id``'s stay; the visit ends when its last track has left."""
+    """End ``track_id``'s stay; the visit ends when its last track has left.
+
+    The exit is added to the store's fusion input stream at ``sensor_t``
+    (seconds on the sensor clock; default: ``now`` as UNIX time).
+    """
     track = _open_track(session, store_id, track_id)
     if track is None:
         raise NotFoundError(
@@ -287,6 +348,17 @@ def exit_track(
             f"track {track_id!r} is still being admitted; retry after the gate opens",
         )
     track.exited_at = now
+    t = now.timestamp() if sensor_t is None else sensor_t
+    add_gate_input(
+        session,
+        store_id=store_id,
+        visit_id=visit.id,
+        action="exit",
+        tracks=[track_id],
+        t=t,
+        staff=False,
+        now=now,
+    )
     record_event(
         session,
         EventName.SHOPPER_EXITED,
@@ -302,6 +374,9 @@ def exit_track(
     if ended:
         visit.status = VisitStatus.ENDED
         visit.ended_at = now
+        live = session.get(LiveVisit, visit.id)
+        if live is not None:
+            live.exit_t = t
         record_event(
             session,
             EventName.VISIT_ENDED,

@@ -11,8 +11,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from walkout.db.live_models import FusionCartLine, LiveVisit
 from walkout.db.models import Account, CartLine, Product, Receipt, ReceiptLine, Visit
-from walkout.payments.base import PaymentError, PaymentProvider
+from walkout.payments.base import Hold, PaymentError, PaymentProvider
 from walkout.store.accounts import Role
 from walkout.store.errors import (
     ConflictError,
@@ -69,20 +70,79 @@ class CartItem:
         return self.unit_price * self.qty
 
 
+@dataclass(frozen=True)
+class FusionLine:
+    """A cart line as fusion decided it."""
+
+    sku: str
+    qty: int
+    unit_price: Decimal
+    confidence: float
+    review_reason: str | None
+
+
+def fusion_lines(session: Session, visit_id: str) -> list[FusionCartLine]:
+    statement = (
+        select(FusionCartLine)
+        .where(FusionCartLine.visit_id == visit_id)
+        .order_by(FusionCartLine.sku)
+    )
+    return list(session.scalars(statement))
+
+
+def replace_fusion_cart(
+    session: Session, visit_id: str, lines: list[FusionLine], *, now: datetime
+) -> None:
+    """Replace the visit's fusion lines with ``lines``; the caller commits.
+
+    Writing the same lines again changes nothing, so a replay after a
+    restart may write them again.
+    """
+    current = fusion_lines(session, visit_id)
+    wanted = sorted(lines, key=lambda line: line.sku)
+    same = len(current) == len(wanted) and all(
+        (row.sku, row.qty, row.unit_price, row.review_reason)
+        == (line.sku, line.qty, line.unit_price, line.review_reason)
+        and abs(row.confidence - line.confidence) < 1e-9
+        for row, line in zip(current, wanted, strict=True)
+    )
+    if same:
+        return
+    for row in current:
+        session.delete(row)
+    for line in wanted:
+        session.add(
+            FusionCartLine(
+                visit_id=visit_id,
+                sku=line.sku,
+                qty=line.qty,
+                unit_price=line.unit_price,
+                confidence=line.confidence,
+                review_reason=line.review_reason,
+                updated_at=now,
+            )
+        )
+
+
 def cart_items(session: Session, visit: Visit) -> list[CartItem]:
     """Net the visit's takes and put-backs per sku; skus netting to zero drop out.
 
-    A sku is charged at the unit price of its first take in the visit.
+    The cart is fusion's lines plus the lines staff entered. A sku is
+    charged at fusion's unit price, else at the unit price of its first
+    staff-entered take in the visit.
     """
     quantities: dict[str, int] = {}
     prices: dict[str, Decimal] = {}
+    for fusion_line in fusion_lines(session, visit.id):
+        quantities[fusion_line.sku] = fusion_line.qty
+        prices[fusion_line.sku] = fusion_line.unit_price
     for line in visit.cart_lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.qty
         if line.qty > 0:
             prices.setdefault(line.sku, line.unit_price)
     items = []
     for sku, qty in sorted(quantities.items()):
-        if qty <= 0:
+        if qty <= 0 or sku not in prices:
             continue
         product = session.get(Product, (visit.store_id, sku))
         name = product.name if product is not None else sku
@@ -112,7 +172,9 @@ def record_cart_line(
             "product_not_found",
             f"sku {sku!r} is not in the catalogue of store {visit.store_id!r}",
         )
-    in_cart = sum(line.qty for line in visit.cart_lines if line.sku == sku)
+    in_cart = sum(line.qty for line in visit.cart_lines if line.sku == sku) + sum(
+        line.qty for line in fusion_lines(session, visit.id) if line.sku == sku
+    )
     if in_cart + qty < 0:
         raise ConflictError(
             "put_back_exceeds_cart",
@@ -142,55 +204,43 @@ def record_cart_line(
     return line
 
 
+# Receipt payment status of a restock visit, which charges no one.
+NOT_CHARGED = "not_charged"
+
+
+def is_restock(session: Session, visit: Visit) -> bool:
+    live = session.get(LiveVisit, visit.id)
+    return live is not None and live.restock
+
+
 def settle_visit(
     session: Session, provider: PaymentProvider, visit: Visit, *, now: datetime
 ) -> Receipt:
     """Charge the ended visit's cart against its entry hold and issue the receipt.
 
-    A cart with a positive total captures that total; an empty cart cancels
-    the hold. Both calls carry the visit id as idempotency key, so settling
-    again after a failure between the capture and the commit charges nothing
-    twice.
+    A visit that ended, or that a reviewer has decided (``in_review``), can
+    settle. A cart with a positive total captures that total; an empty cart
+    cancels the hold. A total above the hold is charged as two payments:
+    the hold is captured in full, and the rest is held and captured on the
+    same card. A restock visit charges nothing. Every payment call carries
+    an idempotency key derived from the visit id, so settling again after
+    a failure between a payment and the commit charges nothing twice.
     """
     if visit.status == VisitStatus.SETTLED:
         raise ConflictError("visit_settled", f"visit {visit.id} is already settled")
-    if visit.status != VisitStatus.ENDED:
+    if visit.status not in (VisitStatus.ENDED, VisitStatus.IN_REVIEW):
         raise ConflictError(
             "visit_not_ended",
             f"visit {visit.id} still has people inside; settle it after they exit",
         )
 
-    hold_id = visit.hold_id
-    if hold_id is None:
-        raise ConflictError(
-            "hold_missing", f"visit {visit.id} has no entry hold to charge"
-        )
-    items = cart_items(session, visit)
+    restock = is_restock(session, visit)
+    items = [] if restock else cart_items(session, visit)
     total = sum((item.amount for item in items), Decimal("0.00"))
-    if total > visit.hold_amount:
-        # TODO: charge the part above the hold as a separate payment; until
-        # then such a visit stays unsettled and needs a reviewer.
-        raise ConflictError(
-            "total_exceeds_hold",
-            f"the cart total {total} {visit.currency} exceeds the entry hold "
-            f"of {visit.hold_amount} {visit.currency}",
-        )
-
-    try:
-        if total > 0:
-            hold = provider.capture(
-                hold_id, total, idempotency_key=f"visit-capture:{visit.id}"
-            )
-        else:
-            hold = provider.cancel(hold_id, idempotency_key=f"visit-cancel:{visit.id}")
-    except PaymentError as error:
-        logger.error(
-            "settle_failed store=%s visit=%s code=%s",
-            visit.store_id,
-            visit.id,
-            error.code,
-        )
-        raise PaymentFailedError(error.code, str(error)) from error
+    if restock:
+        payment_status = NOT_CHARGED
+    else:
+        payment_status = _charge(session, provider, visit, total).status.value
 
     receipt = Receipt(
         id=str(uuid.uuid4()),
@@ -200,7 +250,7 @@ def settle_visit(
         currency=visit.currency,
         total=total,
         issued_at=now,
-        payment_status=hold.status.value,
+        payment_status=payment_status,
         lines=[
             ReceiptLine(
                 sku=item.sku,
@@ -222,9 +272,71 @@ def settle_visit(
         now=now,
         receipt=receipt.id,
         total=str(total),
+        restock=restock,
     )
     session.commit()
     return receipt
+
+
+def _charge(
+    session: Session, provider: PaymentProvider, visit: Visit, total: Decimal
+) -> Hold:
+    """Capture ``total`` (or cancel the hold) and return the entry hold."""
+    hold_id = visit.hold_id
+    if hold_id is None:
+        raise ConflictError(
+            "hold_missing", f"visit {visit.id} has no entry hold to charge"
+        )
+    try:
+        if total <= 0:
+            return provider.cancel(hold_id, idempotency_key=f"visit-cancel:{visit.id}")
+        rest = total - visit.hold_amount
+        if rest <= 0:
+            return provider.capture(
+                hold_id, total, idempotency_key=f"visit-capture:{visit.id}"
+            )
+        # The rest is held before anything is captured, so a declined card
+        # leaves the visit unsettled with nothing charged.
+        account = session.get(Account, visit.account_id)
+        if (
+            account is None
+            or not account.payment_customer
+            or not account.payment_method
+        ):
+            raise ConflictError(
+                "payment_method_missing",
+                f"visit {visit.id} needs {rest} {visit.currency} more than its hold, "
+                "and its account has no card on file",
+            )
+        extra = provider.hold(
+            account.payment_customer,
+            account.payment_method,
+            rest,
+            visit.currency,
+            idempotency_key=f"visit-extra-hold:{visit.id}",
+        )
+        hold = provider.capture(
+            hold_id, visit.hold_amount, idempotency_key=f"visit-capture:{visit.id}"
+        )
+        provider.capture(
+            extra.id, rest, idempotency_key=f"visit-extra-capture:{visit.id}"
+        )
+        logger.info(
+            "settle_above_hold store=%s visit=%s hold=%s rest=%s",
+            visit.store_id,
+            visit.id,
+            visit.hold_amount,
+            rest,
+        )
+        return hold
+    except PaymentError as error:
+        logger.error(
+            "settle_failed store=%s visit=%s code=%s",
+            visit.store_id,
+            visit.id,
+            error.code,
+        )
+        raise PaymentFailedError(error.code, str(error)) from error
 
 
 def get_receipt(session: Session, receipt_id: str, *, reader: Account) -> Receipt:

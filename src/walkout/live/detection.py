@@ -1,0 +1,278 @@
+"""Incremental shelf event detection over live load-cell readings.
+
+The batch detector (``walkout.sensing.detector``) works on whole series. Live
+readings arrive a second at a time, so each plate keeps the last
+``history_s`` of its readings and is analysed again as readings arrive. A
+plate change is final once the plate's readings reach past it by
+``plate_margin_s``: by then the stable stretch after it has its level and any
+return to the old level (a lean or a press) within ``max_excursion_s`` has
+been seen. An event is decided once every reporting plate is final past its
+end by ``group_margin_s`` more, so that no later change can still join it,
+and events are handed out in the order replay decides them (by end, then
+start). Each event is handed out once.
+
+``undecided_activity`` says, per plate, since when it has readings that no
+handed-out event covers, so that a visit whose shopper was nowhere near
+those plates can be settled without waiting for the margins.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from walkout.recording.model import FloatArray, PlateSeries, Store
+from walkout.sensing.detector import (
+    DetectorParams,
+    analyse_plate,
+    detect_plate_changes,
+    group_changes,
+)
+from walkout.sensing.model import PlateChange, ShelfEvent
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DETECTOR_PARAMS = DetectorParams()
+
+# Longest unsettled window of one plate change that grouping allows for when
+# it decides that no later change can join an event, in seconds.
+CHANGE_WINDOW_S = 2.0
+
+
+def plate_margin_s(params: DetectorParams) -> float:
+    """Return how far a plate's readings must reach past a change's end to fix it.
+
+    The change needs the stable stretch after it (its filters, its minimum
+    length and its level window) and the excursion window that may cancel it.
+    One second more covers the unsettled edge at the end of the readings.
+    """
+    return (
+        params.max_excursion_s
+        + params.level_window_s
+        + params.min_stable_s
+        + params.stability_window_s
+        + params.median_window_s
+        + 1.0
+    )
+
+
+def group_margin_s(params: DetectorParams) -> float:
+    """Return how far the final plates must reach past an event's end to decide it."""
+    return params.group_tolerance_s + CHANGE_WINDOW_S
+
+
+@dataclass
+class _PlateBuffer:
+    t_chunks: list[FloatArray] = field(default_factory=list)
+    g_chunks: list[FloatArray] = field(default_factory=list)
+    last_t: float = -math.inf
+    # Windows of the changes already collected, oldest first.
+    collected: list[tuple[float, float]] = field(default_factory=list)
+    # Time of the first reading kept after the buffer was last trimmed.
+    trimmed_from: float = -math.inf
+    dirty: bool = False
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        if len(self.t_chunks) > 1:
+            self.t_chunks = [np.concatenate(self.t_chunks)]
+            self.g_chunks = [np.concatenate(self.g_chunks)]
+        if not self.t_chunks:
+            return np.empty(0), np.empty(0)
+        return self.t_chunks[0], self.g_chunks[0]
+
+    def trim(self, keep_from: float) -> None:
+        t, g = self.arrays()
+        start = int(np.searchsorted(t, keep_from, side="left"))
+        if start > 0:
+            self.t_chunks = [t[start:]]
+            self.g_chunks = [g[start:]]
+            self.trimmed_from = float(t[start]) if start < t.size else keep_from
+        self.collected = [window for window in self.collected if window[1] >= keep_from]
+
+    def seen(self, change: PlateChange, tolerance_s: float) -> bool:
+        """Return whether a change overlapping ``change`` was collected already."""
+        return any(
+            change.t_start <= end + tolerance_s and change.t_end >= start - tolerance_s
+            for start, end in self.collected
+        )
+
+
+class StreamingDetector:
+    """Shelf events of one store from readings that arrive in time order per plate.
+
+    ``stall_s``: a plate whose last reading is this much older than the
+    newest reading of any plate has stopped reporting, and events are
+    decided without waiting for it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        params: DetectorParams = DEFAULT_DETECTOR_PARAMS,
+        *,
+        history_s: float = 30.0,
+        stall_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.params = params
+        self.history_s = history_s
+        self.stall_s = stall_s
+        self.plate_margin = plate_margin_s(params)
+        self.group_margin = group_margin_s(params)
+        if history_s <= self.plate_margin + params.max_excursion_s:
+            raise ValueError(
+                f"history_s is {history_s} s; it must exceed "
+                f"{self.plate_margin + params.max_excursion_s:.1f} s so that a "
+                "change and its excursion window stay in the buffer"
+            )
+        self._plates: dict[str, _PlateBuffer] = {}
+        self._pool: list[PlateChange] = []
+        self._decided_until = -math.inf
+
+    def add(self, plate: str, t: FloatArray, g: FloatArray) -> None:
+        """Append readings of ``plate``, which ingestion checked are in time order."""
+        if t.size == 0:
+            return
+        buffer = self._plates.setdefault(plate, _PlateBuffer())
+        buffer.t_chunks.append(np.asarray(t, dtype=np.float64))
+        buffer.g_chunks.append(np.asarray(g, dtype=np.float64))
+        buffer.last_t = max(buffer.last_t, float(t[-1]))
+        buffer.dirty = True
+
+    def readings(
+        self, plate: str, start: float, end: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return the buffered readings of ``plate`` between ``start`` and ``end``."""
+        buffer = self._plates.get(plate)
+        if buffer is None:
+            return np.empty(0), np.empty(0)
+        t, g = buffer.arrays()
+        lo = int(np.searchsorted(t, start, side="left"))
+        hi = int(np.searchsorted(t, end, side="right"))
+        return t[lo:hi], g[lo:hi]
+
+    def active_last_t(self) -> float:
+        """Return the oldest last reading among the plates still reporting."""
+        if not self._plates:
+            return -math.inf
+        newest = max(buffer.last_t for buffer in self._plates.values())
+        active = [
+            buffer.last_t
+            for buffer in self._plates.values()
+            if buffer.last_t >= newest - self.stall_s
+        ]
+        return min(active)
+
+    def decided_until(self) -> float:
+        """Return the time up to which every event ending then has been handed out."""
+        return self._decided_until
+
+    def frontier(self) -> float:
+        """Return the end time up to which events can be decided now."""
+        return self.active_last_t() - self.plate_margin - self.group_margin
+
+    def ready_events(self) -> list[ShelfEvent]:
+        """Return the events that became final since the last call, in replay order."""
+        self._collect()
+        frontier = self.frontier()
+        if frontier <= self._decided_until or not self._pool:
+            self._decided_until = max(self._decided_until, frontier)
+            return []
+        events = group_changes(self._pool, self.store, self.params)
+        ready = [event for event in events if event.t_end <= frontier]
+        ready.sort(key=lambda event: (event.t_end, event.t_start))
+        taken = {id(change) for event in ready for change in event.changes}
+        self._pool = [change for change in self._pool if id(change) not in taken]
+        self._decided_until = frontier
+        return ready
+
+    def undecided_activity(self) -> dict[str, float]:
+        """Return, per plate, when its earliest activity not yet handed out began.
+
+        Activity is a collected change still waiting to be grouped, or
+        readings after the plate's last collected change that stop being one
+        stable level (see ``_activity_start``). Readings are dated back by
+        the median and stability windows, which is how far before them the
+        detector can place a change's start. Plates with no such activity are
+        left out.
+        """
+        self._collect()
+        starts: dict[str, float] = {}
+        for change in self._pool:
+            starts[change.plate] = min(
+                starts.get(change.plate, math.inf), change.t_start
+            )
+        lead = self.params.median_window_s + self.params.stability_window_s
+        for plate, buffer in self._plates.items():
+            t, g = buffer.arrays()
+            since = max(
+                (end for _, end in buffer.collected), default=buffer.trimmed_from
+            )
+            lo = int(np.searchsorted(t, since, side="right"))
+            if lo >= t.size:
+                continue
+            start = self._activity_start(plate, t[lo:], g[lo:])
+            if start is not None:
+                starts[plate] = min(starts.get(plate, math.inf), start - lead)
+        return starts
+
+    def _activity_start(self, plate: str, t: FloatArray, g: FloatArray) -> float | None:
+        """Return when the readings first stop being one stable level, if they do.
+
+        Stable stretches come from the batch detector's analysis, so a
+        plate's own noise sets what counts as unsettled. Two neighbouring
+        stretches whose levels differ by ``min_delta_g`` mark activity at the
+        end of the first; so does an unsettled tail whose median leaves the
+        last level by ``step_fraction`` of it, and a series with no stable
+        stretch yet.
+        """
+        params = self.params
+        try:
+            analysis = analyse_plate(PlateSeries(plate, t, g), params)
+        except ValueError:
+            return float(t[0])
+        starts, ends = analysis.starts, analysis.ends
+        if starts.size == 0:
+            return float(t[0])
+        deltas = np.abs(analysis.head_level[1:] - analysis.tail_level[:-1])
+        moved = np.flatnonzero(deltas >= params.min_delta_g)
+        if moved.size:
+            return float(t[ends[moved[0]] - 1])
+        # A vibrating plate swings about its level; a hand moves the median.
+        tail = analysis.smooth[ends[-1] :]
+        step_limit = params.step_fraction * params.min_delta_g
+        if tail.size and abs(np.median(tail) - analysis.tail_level[-1]) >= step_limit:
+            return float(t[ends[-1] - 1])
+        return None
+
+    def _collect(self) -> None:
+        for plate, buffer in self._plates.items():
+            if not buffer.dirty:
+                continue
+            buffer.dirty = False
+            horizon = buffer.last_t - self.plate_margin
+            # Changes next to a trimmed edge are partial views of earlier ones.
+            earliest = buffer.trimmed_from + self.plate_margin
+            t, g = buffer.arrays()
+            try:
+                changes = detect_plate_changes(PlateSeries(plate, t, g), self.params)
+            except ValueError as error:
+                # NOTE: readings this plate cannot be analysed on (for example
+                # a sample interval above max_gap_s) give no events at all.
+                logger.warning("plate %s: detection failed: %s", plate, error)
+                changes = []
+            # The plate's noise level is estimated from the buffered readings,
+            # so a change's window can move by a few samples between analyses.
+            # A change is therefore matched to collected ones by overlap.
+            tolerance = self.params.median_window_s
+            for change in changes:
+                if change.t_end > horizon or change.t_start < earliest:
+                    continue
+                if buffer.seen(change, tolerance):
+                    continue
+                buffer.collected.append((change.t_start, change.t_end))
+                self._pool.append(change)
+            buffer.trim(buffer.last_t - self.history_s)

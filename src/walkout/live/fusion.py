@@ -1,0 +1,420 @@
+"""Fusion of one store's live input stream: detection, decisions, carts, ready visits.
+
+``StoreFusion`` holds no database state. It consumes the stored inputs of a
+store in order (``apply``) and, after each one, decides the events that
+became final (``step``). Because every decision depends only on the inputs
+and the points where ``step`` ran, replaying the same inputs after a restart
+rebuilds the same engine, carts and settled visits.
+
+The fusion account of a visit is the visit id, so a group on one pass
+shares one cart, and a restock visit's id is a staff account to fusion.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from walkout.fusion.carts import build_receipt
+from walkout.fusion.decisions import DecidedEvent
+from walkout.fusion.engine import FusionEngine
+from walkout.fusion.params import DEFAULT_PARAMS, FusionParams
+from walkout.fusion.shoppers import AccountMode, plate_distances
+from walkout.recording.model import (
+    GateEvent,
+    Plate,
+    PoseSamples,
+    Receipt,
+    Store,
+    VisionObservations,
+)
+from walkout.sensing.detector import DetectorParams
+from walkout.sensing.model import ShelfEvent
+
+from .detection import DEFAULT_DETECTOR_PARAMS, StreamingDetector
+
+logger = logging.getLogger(__name__)
+
+SENSORS = "sensors"
+GATE = "gate"
+
+# Readings kept with a review line: this long before the event and after it.
+TRACE_BEFORE_S = 3.0
+TRACE_AFTER_S = 3.0
+# Head and wrist samples of tracks this close to the event's plate go with it.
+POSITIONS_RADIUS_M = 1.5
+POSITIONS_MARGIN_S = 2.0
+# A visit's wrists stayed at least this far from a plate with undecided
+# activity, twice the reach accepted without review, for the activity to be
+# ruled out of its cart before the margins pass.
+CLEAR_DISTANCE_M = 1.0
+
+
+@dataclass(frozen=True)
+class EventTrace:
+    """Readings of an event's plates kept at decision time, for review."""
+
+    t_start: float
+    t_end: float
+    plates: dict[str, tuple[list[float], list[float]]]
+
+
+@dataclass(frozen=True)
+class VisitOutcome:
+    """A visit's final cart after ``finalise``, with the events behind its lines."""
+
+    visit_id: str
+    receipt: Receipt
+    events: list[DecidedEvent]
+    staff: bool
+
+
+@dataclass
+class StepResult:
+    """What one ``step`` decided."""
+
+    decided: list[DecidedEvent] = field(default_factory=list)
+    changed_visits: set[str] = field(default_factory=set)
+    finished: list[VisitOutcome] = field(default_factory=list)
+
+
+def event_key(decided: DecidedEvent) -> str:
+    """Return a key unique per decided event of a store and stable across replays.
+
+    Parts of one shelf event share plate and time but differ in action,
+    sku or account.
+    """
+    return (
+        f"{decided.plate}@{decided.t:.3f}:{decided.action}:{decided.sku}:"
+        f"{decided.account or '-'}"
+    )
+
+
+class StoreFusion:
+    """Live fusion of one store, fed with its stored inputs in order."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        fusion_params: FusionParams = DEFAULT_PARAMS,
+        detector_params: DetectorParams = DEFAULT_DETECTOR_PARAMS,
+        settle_margin_s: float = 2.0,
+    ) -> None:
+        # The engine's store is a copy, because restock visits are added to
+        # its staff accounts.
+        self.store = replace(store)
+        self.engine = FusionEngine(self.store, fusion_params, mode=AccountMode.GATES)
+        self.detector = StreamingDetector(self.store, detector_params)
+        self.settle_margin_s = settle_margin_s
+        self.visit_tracks: dict[str, set[str]] = {}
+        self.track_visit: dict[str, str] = {}
+        # Exited track to its exit time on the sensor clock.
+        self.exited: dict[str, float] = {}
+        self.finished: set[str] = set()
+        self.traces: dict[str, EventTrace] = {}
+        self.inputs_applied = 0
+
+    # --- inputs -----------------------------------------------------------
+
+    def apply(self, kind: str, payload: dict[str, Any]) -> None:
+        """Add one stored input (a validated sensor batch or a gate row)."""
+        self.inputs_applied += 1
+        if kind == SENSORS:
+            self._apply_sensors(payload)
+        elif kind == GATE:
+            self._apply_gate(payload)
+        else:
+            logger.warning(
+                "store %s: input of unknown kind %r skipped", self.store.info.id, kind
+            )
+
+    def _apply_sensors(self, payload: dict[str, Any]) -> None:
+        weights = payload.get("weights")
+        if weights:
+            t = np.asarray(weights["t"], dtype=np.float64)
+            g = np.asarray(weights["g"], dtype=np.float64)
+            plates = np.asarray(weights["plate"], dtype=object)
+            for plate in dict.fromkeys(plates.tolist()):
+                rows = plates == plate
+                self.detector.add(str(plate), t[rows], g[rows])
+        poses = payload.get("poses")
+        if poses and poses["t"]:
+            self.engine.add_poses(
+                PoseSamples(
+                    t=np.asarray(poses["t"], dtype=np.float64),
+                    track=np.asarray(poses["track"], dtype=object),
+                    joint=np.asarray(poses["joint"], dtype=object),
+                    xyz=np.column_stack(
+                        [np.asarray(poses[axis], dtype=np.float64) for axis in "xyz"]
+                    ),
+                    score=np.asarray(poses["score"], dtype=np.float64),
+                )
+            )
+        vision = payload.get("vision")
+        if vision and vision["t"]:
+            self.engine.add_vision(
+                VisionObservations(
+                    t=np.asarray(vision["t"], dtype=np.float64),
+                    track=np.asarray(vision["track"], dtype=object),
+                    hand=np.asarray(vision["hand"], dtype=object),
+                    sku=np.asarray(vision["sku"], dtype=object),
+                    p=np.asarray(vision["p"], dtype=np.float64),
+                )
+            )
+
+    def _apply_gate(self, payload: dict[str, Any]) -> None:
+        t = float(payload["t"])
+        action = str(payload["action"])
+        visit = payload.get("account")
+        for track in payload["tracks"]:
+            if action == "enter" and visit:
+                if payload.get("staff"):
+                    self._add_staff(str(visit))
+                self.visit_tracks.setdefault(str(visit), set()).add(track)
+                self.track_visit[track] = str(visit)
+                self.engine.add_gate(GateEvent(t, "enter", track, str(visit)))
+            elif action == "exit":
+                self.engine.add_gate(GateEvent(t, "exit", track, None))
+                self.exited[track] = t
+                if track not in self.track_visit:
+                    self._relink_exit(track, t)
+
+    def _relink_exit(self, track: str, t: float) -> None:
+        # A tracker that lost a person reports the exit under the new track
+        # id. The engine links it to a lost track as it would for an event.
+        visit = self.engine.accounts.account_of(track, self.engine.poses, t)
+        if visit is None or visit not in self.visit_tracks:
+            logger.warning(
+                "store %s: exit of track %s at t=%.2f matches no visit",
+                self.store.info.id,
+                track,
+                t,
+            )
+            return
+        self.track_visit[track] = visit
+        self.visit_tracks[visit].add(track)
+
+    def exit_t(self, visit: str) -> float | None:
+        """Return when the visit's last track left, or None while one is inside.
+
+        A lost track that a later track continues counts as left.
+        """
+        tracks = self.visit_tracks.get(visit, set())
+        continued = self.engine.accounts.continued
+        times = [self.exited[track] for track in tracks if track in self.exited]
+        if not times:
+            return None
+        if any(track not in self.exited and track not in continued for track in tracks):
+            return None
+        return max(times)
+
+    def _add_staff(self, account: str) -> None:
+        staff = self.store.staff_accounts | {account}
+        self.store.staff_accounts = staff
+        self.engine.accounts.staff = staff
+
+    # --- decisions --------------------------------------------------------
+
+    def step(self) -> StepResult:
+        """Decide the events that became final and finish the visits now ready."""
+        result = StepResult()
+        for event in self.detector.ready_events():
+            self._keep_trace(event)
+            for decided in self.engine.decide(event):
+                result.decided.append(decided)
+                if decided.account is not None:
+                    result.changed_visits.add(decided.account)
+        decided_until = self.detector.decided_until()
+        ready = []
+        activity: dict[str, float] | None = None
+        for visit in self.visit_tracks:
+            if visit in self.finished:
+                continue
+            exit_t = self.exit_t(visit)
+            if exit_t is None:
+                continue
+            if decided_until >= exit_t + self.settle_margin_s:
+                ready.append((exit_t, visit))
+                continue
+            if activity is None:
+                activity = self.detector.undecided_activity()
+            if self._clear_of_activity(visit, exit_t, activity):
+                ready.append((exit_t, visit))
+        for _, visit in sorted(ready):
+            result.finished.append(self._finish(visit))
+        return result
+
+    def _clear_of_activity(
+        self, visit: str, exit_t: float, activity: dict[str, float]
+    ) -> bool:
+        """Return whether no undecided shelf activity can still join the visit's cart.
+
+        The engine offers an event to every track with wrist samples from
+        ``wrist_window_margin_s`` before its start, so activity that starts
+        after the visit's last wrist sample by more than that cannot be its.
+        Earlier activity can only go to the visit if its shopper was the
+        nearest: it is ruled out when every wrist of the visit stayed farther
+        than ``CLEAR_DISTANCE_M`` from the plate while the track of another
+        visit came within ``max_reach_m`` of it. Anything else waits for the
+        margins, so this never settles sooner than it can be sure of.
+        """
+        params = self.engine.params
+        margin = params.wrist_window_margin_s
+        tracks = self.visit_tracks.get(visit, set())
+        known = self.engine.poses.tracks
+        last_seen = max(
+            [exit_t]
+            + [
+                float(known[track].wrist_t[-1])
+                for track in tracks
+                if track in known and known[track].wrist_t.size
+            ]
+        )
+        # Activity dated up to last_seen + margin must have shown its
+        # departure, which the detector may place this much after its start.
+        detector = self.detector.params
+        lead = 2 * detector.median_window_s + detector.stability_window_s
+        now = self.detector.active_last_t()
+        if now < last_seen + margin + lead:
+            return False
+        for plate_id, start in activity.items():
+            if start > last_seen + margin:
+                continue
+            plate = self.store.plates.get(plate_id)
+            if plate is None:
+                return False
+            window = (start - margin, now)
+            if self._nearest_m(tracks, plate, window) <= CLEAR_DISTANCE_M:
+                return False
+            others = [
+                track
+                for track, owner in self.track_visit.items()
+                if owner != visit and track in known
+            ]
+            if self._nearest_m(others, plate, window) > params.max_reach_m:
+                return False
+        return True
+
+    def _nearest_m(
+        self, tracks: Iterable[str], plate: Plate, window: tuple[float, float]
+    ) -> float:
+        """Return how near any wrist of ``tracks`` came to ``plate`` in ``window``."""
+        poses = self.engine.poses
+        known = poses.tracks
+        nearest = math.inf
+        for track in tracks:
+            if track not in known:
+                continue
+            _, xyz, _ = poses.wrist_samples(track, *window)
+            if len(xyz):
+                nearest = min(nearest, float(plate_distances(xyz, plate).min()))
+        return nearest
+
+    def _finish(self, visit: str) -> VisitOutcome:
+        self.finished.add(visit)
+        self.engine.finalise(accounts=[visit])
+        tracks = sorted(self.visit_tracks.get(visit, ()))
+        receipt = build_receipt(visit, tracks, self.engine.carts.get(visit), self.store)
+        events = [event for event in self.engine.decided if event.account == visit]
+        staff = visit in self.store.staff_accounts
+        logger.info(
+            "store %s: visit %s finished with %d line(s), %d needing review%s",
+            self.store.info.id,
+            visit,
+            len(receipt.items),
+            sum(1 for line in receipt.items if line.needs_review),
+            " (restock)" if staff else "",
+        )
+        return VisitOutcome(visit, receipt, events, staff)
+
+    def cart(self, visit: str) -> Receipt:
+        """Return the visit's current cart as receipt lines."""
+        tracks = sorted(self.visit_tracks.get(visit, ()))
+        return build_receipt(visit, tracks, self.engine.carts.get(visit), self.store)
+
+    def _keep_trace(self, event: ShelfEvent) -> None:
+        plates: dict[str, tuple[list[float], list[float]]] = {}
+        for plate in event.plates:
+            t, g = self.detector.readings(
+                plate, event.t_start - TRACE_BEFORE_S, event.t_end + TRACE_AFTER_S
+            )
+            plates[plate] = (t.tolist(), g.tolist())
+        self.traces[f"{event.main_plate}@{event.t_mid:.3f}"] = EventTrace(
+            event.t_start, event.t_end, plates
+        )
+
+    def trace_of(self, decided: DecidedEvent) -> EventTrace | None:
+        """Return the readings kept for the shelf event ``decided`` came from."""
+        found = self.traces.get(f"{decided.plate}@{decided.t:.3f}")
+        if found is not None:
+            return found
+        # A split part keeps its own plate and time; fall back to the nearest
+        # trace that covers its plate.
+        best: EventTrace | None = None
+        for trace in self.traces.values():
+            if decided.plate in trace.plates and trace.t_start <= decided.t <= (
+                trace.t_end
+            ):
+                best = trace
+        return best
+
+    def positions_near(
+        self, decided: DecidedEvent, start: float, end: float
+    ) -> list[dict[str, object]]:
+        """Return head and wrist samples of tracks near the event's plate."""
+        plate = self.store.plates.get(decided.plate)
+        if plate is None:
+            return []
+        centre = np.asarray(plate.center, dtype=np.float64)
+        samples: list[dict[str, object]] = []
+        for track, data in self.engine.poses.tracks.items():
+            rows = [
+                ("head", data.body_t, data.body_xyz, None),
+                ("wrist", data.wrist_t, data.wrist_xyz, data.wrist_name),
+            ]
+            for kind, times, xyz, names in rows:
+                lo = int(np.searchsorted(times, start, side="left"))
+                hi = int(np.searchsorted(times, end, side="right"))
+                for row in range(lo, hi):
+                    point = xyz[row]
+                    if float(np.linalg.norm(point[:2] - centre[:2])) > (
+                        POSITIONS_RADIUS_M
+                    ):
+                        continue
+                    samples.append(
+                        {
+                            "track": track,
+                            "visit": self.track_visit.get(track),
+                            "t": float(times[row]),
+                            "joint": kind if names is None else str(names[row]),
+                            "x": float(point[0]),
+                            "y": float(point[1]),
+                            "z": float(point[2]),
+                        }
+                    )
+        samples.sort(key=lambda sample: (str(sample["track"]), float(str(sample["t"]))))
+        return samples
+
+
+def settle_delay_s(fusion: StoreFusion) -> float:
+    """Return the delay, in seconds of sensor time, from an exit to its settling."""
+    detector = fusion.detector
+    return detector.plate_margin + detector.group_margin + fusion.settle_margin_s
+
+
+__all__ = [
+    "GATE",
+    "SENSORS",
+    "EventTrace",
+    "StepResult",
+    "StoreFusion",
+    "VisitOutcome",
+    "event_key",
+    "settle_delay_s",
+]
