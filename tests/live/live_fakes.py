@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from walkout.payments.base import Hold, PaymentError, PaymentMethod, PaymentStatus
-from walkout.payments.base import Refund as PaymentRefund
+from payment_doubles import FakeClock, FakeProvider
 from walkout.service.settings import Settings
 from walkout.sim import simulate_to
 
@@ -36,82 +32,9 @@ def live_settings(database_url: str, **overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
-@dataclass
-class LiveClock:
-    now: datetime = field(
-        default_factory=lambda: datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-    )
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class RecordingProvider:
-    """A PaymentProvider kept in dictionaries; ``calls`` lists every call."""
-
-    name: str = "recording"
-    holds: dict[str, Hold] = field(default_factory=dict)
-    cards: dict[str, str] = field(default_factory=dict)
-    keys: dict[str, Hold] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
-
-    def create_customer(self, account_id: str, *, email: str) -> str:
-        return f"cus_{account_id}"
-
-    def attach_card(self, customer: str, *, token: str) -> PaymentMethod:
-        if not token.startswith("tok_"):
-            raise PaymentError("invalid_card_token", f"unknown card token {token!r}")
-        method = f"pm_{len(self.cards) + 1}"
-        self.cards[method] = token
-        return PaymentMethod(id=method, customer=customer, brand="visa", last4="4242")
-
-    def hold(
-        self,
-        customer: str,
-        method: str,
-        amount: Decimal,
-        currency: str,
-        *,
-        idempotency_key: str,
-    ) -> Hold:
-        self.calls.append(f"hold {idempotency_key} {amount}")
-        if idempotency_key in self.keys:
-            return self.keys[idempotency_key]
-        hold = Hold(
-            id=f"hold_{len(self.holds) + 1}",
-            amount=amount,
-            currency=currency,
-            status=PaymentStatus.HELD,
-        )
-        self.holds[hold.id] = self.keys[idempotency_key] = hold
-        return hold
-
-    def capture(self, hold_id: str, amount: Decimal, *, idempotency_key: str) -> Hold:
-        self.calls.append(f"capture {idempotency_key} {amount}")
-        if idempotency_key in self.keys:
-            return self.keys[idempotency_key]
-        if amount > self.holds[hold_id].amount:
-            raise PaymentError("amount_too_large", "capture exceeds the hold")
-        hold = replace(
-            self.holds[hold_id], status=PaymentStatus.CAPTURED, captured=amount
-        )
-        self.holds[hold_id] = self.keys[idempotency_key] = hold
-        return hold
-
-    def cancel(self, hold_id: str, *, idempotency_key: str) -> Hold:
-        self.calls.append(f"cancel {idempotency_key}")
-        hold = replace(self.holds[hold_id], status=PaymentStatus.CANCELLED)
-        self.holds[hold_id] = self.keys[idempotency_key] = hold
-        return hold
-
-    def refund(
-        self, hold_id: str, amount: Decimal, *, idempotency_key: str
-    ) -> PaymentRefund:
-        raise NotImplementedError("refunds are not part of these tests")
+# The live tests' names for the shared doubles.
+LiveClock = FakeClock
+RecordingProvider = FakeProvider
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -119,9 +119,13 @@ def test_live_decisions_match_replay(
             event.account,  # type: ignore[attr-defined]
         )
 
-    assert [key(e) for e in fusion.engine.decided] == [key(e) for e in offline.events]
-    times = [e.t for e in fusion.engine.decided]
-    offline_times = [e.t for e in offline.events]
+    # A visit's own last events may be decided before earlier ones of other
+    # shoppers (see StoreFusion._decide_alone), so the order can differ.
+    live = sorted(fusion.engine.decided, key=lambda e: (e.t, e.plate))
+    expected = sorted(offline.events, key=lambda e: (e.t, e.plate))
+    assert [key(e) for e in live] == [key(e) for e in expected]
+    times = [e.t for e in live]
+    offline_times = [e.t for e in expected]
     assert np.allclose(times, offline_times, atol=0.1)
 
 
@@ -166,7 +170,8 @@ def test_visits_finish_only_after_exit() -> None:
         if fusion.step().finished:
             finished_at.append(window.end)
     assert len(finished_at) == 1
-    assert finished_at[0] >= exit_t + fusion.settle_margin_s
+    # Activity up to the wrist window after the exit could still be the visit's.
+    assert finished_at[0] >= exit_t + fusion.engine.params.wrist_window_margin_s
 
 
 def finish_times(recording: Recording) -> tuple[StoreFusion, dict[str, float]]:

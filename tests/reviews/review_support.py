@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from payment_doubles import FakeClock as FakeClock
 from walkout.db.models import Account, Visit
 from walkout.payments.base import Hold, PaymentMethod, PaymentProvider, Refund
 from walkout.payments.ledger import LedgerProvider
@@ -78,19 +79,6 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)
-
-
-@dataclass
-class FakeClock:
-    now: datetime = field(
-        default_factory=lambda: datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-    )
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

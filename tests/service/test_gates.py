@@ -85,7 +85,7 @@ def test_gate_admits_party_and_binds_tracks(
     assert visit["party_size"] == 2
     assert [track["track_id"] for track in visit["tracks"]] == ["p1", "p2"]
     assert visit["hold_amount"] == "50.00"
-    assert provider.calls == [f"hold entry-hold:{issued['id']}"]
+    assert provider.calls == [f"hold entry-hold:{issued['id']} 50.00"]
     own = client.get("/visits", headers=shopper).json()
     assert [row["id"] for row in own] == [visit["id"]]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,6 +189,67 @@ class StreamingDetector:
         self._pool = [change for change in self._pool if id(change) not in taken]
         self._decided_until = frontier
         return ready
+
+    def events_past_excursions(
+        self, plates: Collection[str]
+    ) -> list[ShelfEvent] | None:
+        """Hand out the undecided changes of ``plates`` without the excursion wait.
+
+        For a caller that knows no one can return the load any more, because
+        the only shopper near these plates has left. A change counts once the
+        level after it is measured, ``plate_margin - max_excursion_s`` past
+        its end, and the plate's readings after it hold that level. Returns
+        None and hands out nothing while any plate is not that far yet. The
+        changes are grouped among themselves, so ``plates`` must include every
+        neighbour whose changes could join them.
+        """
+        self._collect()
+        wait = self.plate_margin - self.params.max_excursion_s
+        pooled = [change for change in self._pool if change.plate in plates]
+        fresh: list[PlateChange] = []
+        for plate in plates:
+            buffer = self._plates.get(plate)
+            if buffer is None:
+                continue
+            found = self._fresh_changes(plate, buffer)
+            if found is None or any(c.t_end > buffer.last_t - wait for c in found):
+                return None
+            fresh += found
+        changes = pooled + fresh
+        if not changes:
+            return []
+        for change in fresh:
+            self._plates[change.plate].collected.append((change.t_start, change.t_end))
+        taken = {id(change) for change in pooled}
+        self._pool = [change for change in self._pool if id(change) not in taken]
+        events = group_changes(changes, self.store, self.params)
+        events.sort(key=lambda event: (event.t_end, event.t_start))
+        return events
+
+    def _fresh_changes(
+        self, plate: str, buffer: _PlateBuffer
+    ) -> list[PlateChange] | None:
+        """Return the uncollected changes of ``plate``; None while one is under way."""
+        t, g = buffer.arrays()
+        try:
+            changes = detect_plate_changes(PlateSeries(plate, t, g), self.params)
+        except ValueError:
+            return None
+        earliest = buffer.trimmed_from + self.plate_margin
+        tolerance = self.params.median_window_s
+        fresh = [
+            change
+            for change in changes
+            if change.t_start >= earliest and not buffer.seen(change, tolerance)
+        ]
+        settled_from = max(
+            [end for _, end in buffer.collected] + [c.t_end for c in fresh],
+            default=buffer.trimmed_from,
+        )
+        lo = int(np.searchsorted(t, settled_from, side="right"))
+        if lo < t.size and self._activity_start(plate, t[lo:], g[lo:]) is not None:
+            return None
+        return fresh
 
     def undecided_activity(self) -> dict[str, float]:
         """Return, per plate, when its earliest activity not yet handed out began.

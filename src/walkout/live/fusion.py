@@ -49,10 +49,11 @@ TRACE_AFTER_S = 3.0
 # Head and wrist samples of tracks this close to the event's plate go with it.
 POSITIONS_RADIUS_M = 1.5
 POSITIONS_MARGIN_S = 2.0
-# A visit's wrists stayed at least this far from a plate with undecided
-# activity, twice the reach accepted without review, for the activity to be
-# ruled out of its cart before the margins pass.
-CLEAR_DISTANCE_M = 1.0
+# Highest likelihood ratio, by wrist distance alone, of a visit against
+# another shopper at a plate for the plate's undecided activity to be ruled
+# out of the visit's cart. The engine calls a shopper ambiguous at far
+# closer odds (``shopper_margin``).
+CLEAR_LIKELIHOOD_RATIO = 0.01
 
 
 @dataclass(frozen=True)
@@ -244,25 +245,86 @@ class StoreFusion:
                 continue
             if activity is None:
                 activity = self.detector.undecided_activity()
-            if self._clear_of_activity(visit, exit_t, activity):
+            blocking = self._blocking_plates(visit, exit_t, activity)
+            if blocking and self._decide_alone(visit, blocking, activity, result):
+                activity = self.detector.undecided_activity()
+                blocking = self._blocking_plates(visit, exit_t, activity)
+            if blocking is not None and not blocking:
                 ready.append((exit_t, visit))
         for _, visit in sorted(ready):
             result.finished.append(self._finish(visit))
         return result
 
-    def _clear_of_activity(
-        self, visit: str, exit_t: float, activity: dict[str, float]
+    def _decide_alone(
+        self,
+        visit: str,
+        plates: set[str],
+        activity: dict[str, float],
+        result: StepResult,
     ) -> bool:
-        """Return whether no undecided shelf activity can still join the visit's cart.
+        """Decide the changes of ``plates`` now if the visit's shopper made them.
+
+        The excursion window waits for the hand that lifted a load to put it
+        back. When the visit's wrists were so much nearer to these plates and
+        their busy neighbours than any other track's that the other is at
+        most ``CLEAR_LIKELIHOOD_RATIO`` as likely to have moved them, the
+        hand is the visit's, and its shopper has left. Their changes are then
+        decided as soon as their levels are measured. Returns whether any
+        event was decided.
+        """
+        params = self.engine.params
+        margin = params.wrist_window_margin_s
+        tracks = self.visit_tracks.get(visit, set())
+        others = [track for track in self.engine.poses.tracks if track not in tracks]
+        group = set(plates)
+        for plate_id in plates:
+            group.update(n for n in self.store.neighbours(plate_id) if n in activity)
+        now = self.detector.active_last_t()
+        min_gap = _clear_gap_m2(params)
+        for plate_id in group:
+            window = (activity.get(plate_id, now) - margin, now)
+            plate = self.store.plates[plate_id]
+            visit_m = self._nearest_m(tracks, plate, window)
+            other_m = self._nearest_m(others, plate, window)
+            if other_m**2 - visit_m**2 < min_gap:
+                return False
+        events = self.detector.events_past_excursions(group)
+        if not events:
+            return False
+        for event in events:
+            self._keep_trace(event)
+            for decided in self.engine.decide(event):
+                result.decided.append(decided)
+                if decided.account is not None:
+                    result.changed_visits.add(decided.account)
+        logger.info(
+            "store %s: visit %s: decided %d event(s) on plates %s without the "
+            "excursion wait",
+            self.store.info.id,
+            visit,
+            len(events),
+            ",".join(sorted(group)),
+        )
+        return True
+
+    def _blocking_plates(
+        self, visit: str, exit_t: float, activity: dict[str, float]
+    ) -> set[str] | None:
+        """Return the plates whose undecided activity may still join the visit's cart.
+
+        Returns None until the readings reach far enough past the exit to
+        tell; an empty set means the visit can settle.
 
         The engine offers an event to every track with wrist samples from
         ``wrist_window_margin_s`` before its start, so activity that starts
         after the visit's last wrist sample by more than that cannot be its.
-        Earlier activity can only go to the visit if its shopper was the
-        nearest: it is ruled out when every wrist of the visit stayed farther
-        than ``CLEAR_DISTANCE_M`` from the plate while the track of another
-        visit came within ``max_reach_m`` of it. Anything else waits for the
-        margins, so this never settles sooner than it can be sure of.
+        Earlier activity goes to the visit only if its shopper is a likely
+        cause. It is ruled out when a track of another visit had a wrist
+        within ``max_reach_m`` of the plate as the activity began, and the
+        visit's wrists stayed so much farther away throughout that the
+        distance term of the engine's reach likelihood (``reach_sd_m``) makes
+        the visit at most ``CLEAR_LIKELIHOOD_RATIO`` as likely. Anything else
+        blocks.
         """
         params = self.engine.params
         margin = params.wrist_window_margin_s
@@ -282,24 +344,24 @@ class StoreFusion:
         lead = 2 * detector.median_window_s + detector.stability_window_s
         now = self.detector.active_last_t()
         if now < last_seen + margin + lead:
-            return False
+            return None
+        min_gap = _clear_gap_m2(params)
+        others = [
+            track
+            for track, owner in self.track_visit.items()
+            if owner != visit and track in known
+        ]
+        blocking = set()
         for plate_id, start in activity.items():
             if start > last_seen + margin:
                 continue
-            plate = self.store.plates.get(plate_id)
-            if plate is None:
-                return False
-            window = (start - margin, now)
-            if self._nearest_m(tracks, plate, window) <= CLEAR_DISTANCE_M:
-                return False
-            others = [
-                track
-                for track, owner in self.track_visit.items()
-                if owner != visit and track in known
-            ]
-            if self._nearest_m(others, plate, window) > params.max_reach_m:
-                return False
-        return True
+            plate = self.store.plates[plate_id]
+            onset = (start - margin, min(now, start + margin + lead))
+            other_m = self._nearest_m(others, plate, onset)
+            visit_m = self._nearest_m(tracks, plate, (start - margin, now))
+            if other_m > params.max_reach_m or visit_m**2 - other_m**2 < min_gap:
+                blocking.add(plate_id)
+        return blocking
 
     def _nearest_m(
         self, tracks: Iterable[str], plate: Plate, window: tuple[float, float]
@@ -400,6 +462,16 @@ class StoreFusion:
                     )
         samples.sort(key=lambda sample: (str(sample["track"]), float(str(sample["t"]))))
         return samples
+
+
+def _clear_gap_m2(params: FusionParams) -> float:
+    """Return the squared-distance gap at which one wrist is clearly the nearer.
+
+    A gap ``d1**2 - d0**2`` of at least this makes the distance term of the
+    reach likelihood, ``exp(-gap / (2 * reach_sd_m**2))``, at most
+    ``CLEAR_LIKELIHOOD_RATIO``.
+    """
+    return -2 * params.reach_sd_m**2 * math.log(CLEAR_LIKELIHOOD_RATIO)
 
 
 def settle_delay_s(fusion: StoreFusion) -> float:
