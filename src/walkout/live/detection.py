@@ -11,7 +11,7 @@ end by ``group_margin_s`` more, so that no later change can still join it,
 and events are handed out in the order replay decides them (by end, then
 start). Each event is handed out once.
 
-``undecided_activity`` says, per plate, since when it has readings that no
+``undecided_activity`` returns, per plate, since when it has readings that no
 handed-out event covers, so that a visit whose shopper was nowhere near
 those plates can be settled without waiting for the margins.
 """

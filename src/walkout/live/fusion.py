@@ -265,12 +265,12 @@ class StoreFusion:
         """Decide the changes of ``plates`` now if the visit's shopper made them.
 
         The excursion window waits for the hand that lifted a load to put it
-        back. When the visit's wrists were so much nearer to these plates and
-        their busy neighbours than any other track's that the other is at
-        most ``CLEAR_LIKELIHOOD_RATIO`` as likely to have moved them, the
-        hand is the visit's, and its shopper has left. Their changes are then
-        decided as soon as their levels are measured. Returns whether any
-        event was decided.
+        back. Here the visit's wrists were much nearer to these plates and
+        their busy neighbours than any other track's, so that the other is
+        at most ``CLEAR_LIKELIHOOD_RATIO`` as likely to have moved them. The
+        hand is then the visit's, and its shopper has left, so the changes
+        are decided as soon as their levels are measured. Returns whether
+        any event was decided.
         """
         params = self.engine.params
         margin = params.wrist_window_margin_s
@@ -320,11 +320,11 @@ class StoreFusion:
         after the visit's last wrist sample by more than that cannot be its.
         Earlier activity goes to the visit only if its shopper is a likely
         cause. It is ruled out when a track of another visit had a wrist
-        within ``max_reach_m`` of the plate as the activity began, and the
-        visit's wrists stayed so much farther away throughout that the
-        distance term of the engine's reach likelihood (``reach_sd_m``) makes
-        the visit at most ``CLEAR_LIKELIHOOD_RATIO`` as likely. Anything else
-        blocks.
+        within ``max_reach_m`` of the plate as the activity began. The
+        visit's wrists must also have stayed far enough away throughout for
+        the distance term of the engine's reach likelihood (``reach_sd_m``)
+        to make the visit at most ``CLEAR_LIKELIHOOD_RATIO`` as likely.
+        Anything else blocks.
         """
         params = self.engine.params
         margin = params.wrist_window_margin_s
@@ -475,7 +475,7 @@ def _clear_gap_m2(params: FusionParams) -> float:
 
 
 def settle_delay_s(fusion: StoreFusion) -> float:
-    """Return the delay, in seconds of sensor time, from an exit to its settling."""
+    """Return the sensor seconds after an exit at which the margin rule settles."""
     detector = fusion.detector
     return detector.plate_margin + detector.group_margin + fusion.settle_margin_s
 
