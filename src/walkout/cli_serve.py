@@ -85,10 +85,10 @@ def serve(
     try:
         settings = Settings()
     except ValidationError as error:
+        # A field's error is named by its environment variable; a check
+        # across fields names its variables in the message.
         details = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: "
-            f"{item['msg']}"
-            for item in error.errors()
+            f"{_variable_name(item['loc'])}: {item['msg']}" for item in error.errors()
         )
         raise _fail(f"invalid settings: {details}") from None
 
@@ -121,6 +121,13 @@ def serve(
 
     logger.info("service_starting host=%s port=%d", host, port)
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+def _variable_name(location: tuple[int | str, ...]) -> str:
+    """Return the ``WALKOUT_*`` variable of a settings error's location."""
+    if not location:
+        return "settings"
+    return f"WALKOUT_{str(location[0]).upper()}"
 
 
 def _load_store(

@@ -226,3 +226,37 @@ def test_undecided_activity_dates_a_change_in_progress() -> None:
     # The hand also presses on the plates beside it, but on no other.
     near = {first.plate, *recording.store.neighbours(first.plate)}
     assert set(activity) <= near
+
+
+def test_reading_ahead_on_one_plate_settles_nothing_early() -> None:
+    recording = pad_weights(simulate(builtin_store(), "single", 1), 15.0)
+    quiet = next(
+        series.plate
+        for series in recording.weights.series()
+        if series.plate not in {event.plate for event in recording.truth.events}
+    )
+    fusion = StoreFusion(recording.store)
+    finished: dict[str, VisitOutcome] = {}
+    for window in windows(recording, 1.0):
+        for gate in window.gates:
+            fusion.apply(
+                GATE,
+                {
+                    "t": gate.t,
+                    "action": gate.action,
+                    "tracks": [gate.track],
+                    "account": gate.account,
+                    "staff": False,
+                },
+            )
+        fusion.apply(SENSORS, window.payload)
+        if window.end == 5.0:
+            # One reading 40 s ahead of the others, as from a bad clock.
+            ahead = {"t": [45.0], "plate": [quiet], "g": [1000.0]}
+            fusion.apply(SENSORS, {"weights": ahead})
+        for outcome in fusion.step().finished:
+            finished[outcome.visit_id] = outcome
+    (receipt,) = recording.truth.receipts
+    assert receipt_items(finished[receipt.account].receipt.items) == sorted(
+        receipt.items.items()
+    )

@@ -254,6 +254,10 @@ def test_websocket_acks_after_storing(
         error = socket.receive_json()
         socket.send_text("not json")
         malformed = socket.receive_json()
+        socket.send_bytes(b"\x00\x01binary")
+        binary = socket.receive_json()
+        socket.send_json(batch("ws:3", weights=weights([2.0], [plate], [5.0])))
+        after_binary = socket.receive_json()
 
     assert first["batch_id"] == "ws:1"
     assert first["duplicate"] is False
@@ -262,7 +266,10 @@ def test_websocket_acks_after_storing(
     assert error["error"]["code"] == "invalid_sensor_batch"
     assert error["batch_id"] == "ws:2"
     assert malformed["error"]["code"] == "invalid_sensor_batch"
-    assert stored_inputs(live_client, live_store_id) == 1
+    assert binary["error"]["code"] == "invalid_sensor_batch"
+    assert "text frame" in binary["error"]["message"]
+    assert after_binary["duplicate"] is False
+    assert stored_inputs(live_client, live_store_id) == 2
 
 
 def test_websocket_rejects_shopper(live_client: TestClient, live_store_id: str) -> None:

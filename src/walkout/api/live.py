@@ -167,7 +167,19 @@ async def sensor_stream(websocket: WebSocket, store_id: str) -> None:
     logger.info("sensor_stream_opened store=%s", store_id)
     try:
         while True:
-            text = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            text = message.get("text")
+            if text is None:
+                await websocket.send_text(
+                    _error_frame(
+                        "invalid_sensor_batch",
+                        "binary frame; send each batch as a JSON text frame",
+                        None,
+                    )
+                )
+                continue
             try:
                 batch = SensorBatch.model_validate_json(text)
             except ValidationError as error:

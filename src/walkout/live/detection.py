@@ -105,8 +105,8 @@ class StreamingDetector:
     """Shelf events of one store from readings that arrive in time order per plate.
 
     ``stall_s``: a plate whose last reading is this much older than the
-    newest reading of any plate has stopped reporting, and events are
-    decided without waiting for it.
+    median plate's has stopped reporting, and events are decided without
+    waiting for it.
     """
 
     def __init__(
@@ -156,16 +156,18 @@ class StreamingDetector:
         return t[lo:hi], g[lo:hi]
 
     def active_last_t(self) -> float:
-        """Return the oldest last reading among the plates still reporting."""
+        """Return the oldest last reading among the plates still reporting.
+
+        A plate has stopped reporting when its last reading is ``stall_s``
+        older than the median plate's. The median, not the newest, is the
+        reference, so a plate whose clock runs ahead (or one reading with a
+        bad time) cannot make the others look stalled and move the frontier.
+        """
         if not self._plates:
             return -math.inf
-        newest = max(buffer.last_t for buffer in self._plates.values())
-        active = [
-            buffer.last_t
-            for buffer in self._plates.values()
-            if buffer.last_t >= newest - self.stall_s
-        ]
-        return min(active)
+        last = np.array([buffer.last_t for buffer in self._plates.values()])
+        reference = float(np.median(last))
+        return float(last[last >= reference - self.stall_s].min())
 
     def decided_until(self) -> float:
         """Return the time up to which every event ending then has been handed out."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,6 +40,9 @@ HANDS = ("left", "right")
 class WeightRows(BaseModel):
     """Load-cell readings: ``t`` (s), ``plate`` (plate id), ``g`` (grams)."""
 
+    # Strict, so that true, false and numeric strings are rejected, not coerced.
+    model_config = ConfigDict(strict=True)
+
     t: list[float] = Field(max_length=MAX_ROWS)
     plate: list[str] = Field(max_length=MAX_ROWS)
     g: list[float] = Field(max_length=MAX_ROWS)
@@ -47,6 +50,9 @@ class WeightRows(BaseModel):
 
 class PoseRows(BaseModel):
     """Tracked joints: time, track, joint name, position x, y, z (m) and score."""
+
+    # Strict, so that true, false and numeric strings are rejected, not coerced.
+    model_config = ConfigDict(strict=True)
 
     t: list[float] = Field(max_length=MAX_ROWS)
     track: list[str] = Field(max_length=MAX_ROWS)
@@ -59,6 +65,9 @@ class PoseRows(BaseModel):
 
 class VisionRows(BaseModel):
     """Products recognised in hands: ``t``, ``track``, ``hand``, ``sku``, ``p``."""
+
+    # Strict, so that true, false and numeric strings are rejected, not coerced.
+    model_config = ConfigDict(strict=True)
 
     t: list[float] = Field(max_length=MAX_ROWS)
     track: list[str] = Field(max_length=MAX_ROWS)
