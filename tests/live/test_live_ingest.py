@@ -111,6 +111,27 @@ def test_retried_batch_stored_once(
     assert stored_inputs(live_any_client, live_any_store_id) == 1
 
 
+def test_batch_id_reused_for_other_rows_rejected(
+    live_any_client: TestClient,
+    live_any_store_id: str,
+    live_any_gate: dict[str, str],
+    live_store_document: dict[str, Any],
+) -> None:
+    plate = first_plate(live_store_document)
+    url = f"/stores/{live_any_store_id}/sensors/batches"
+    first = batch("gw-1:8", weights=weights([5.0], [plate], [10.0]))
+    other = batch("gw-1:8", weights=weights([6.0], [plate], [12.0]))
+
+    stored = live_any_client.post(url, json=first, headers=live_any_gate)
+    reused = live_any_client.post(url, json=other, headers=live_any_gate)
+
+    assert stored.status_code == 201, stored.text
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["error"]["code"] == "batch_id_reused"
+    assert "gw-1:8" in reused.json()["error"]["message"]
+    assert stored_inputs(live_any_client, live_any_store_id) == 1
+
+
 def test_time_going_back_across_batches_rejected(
     live_any_client: TestClient,
     live_any_store_id: str,

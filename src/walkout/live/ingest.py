@@ -238,6 +238,27 @@ def _ack(row: LiveInput, *, duplicate: bool) -> BatchAck:
     )
 
 
+def _batch_payload(batch: SensorBatch) -> dict[str, Any]:
+    """Return the rows of ``batch`` as they are stored, leaving out empty streams."""
+    streams = {"weights": batch.weights, "poses": batch.poses, "vision": batch.vision}
+    return {
+        name: rows.model_dump()
+        for name, rows in streams.items()
+        if rows is not None and rows.t
+    }
+
+
+def _ack_retry(existing: LiveInput, batch: SensorBatch) -> BatchAck:
+    """Acknowledge a retried batch again, or raise if its id now names other rows."""
+    if existing.payload != _batch_payload(batch):
+        raise ConflictError(
+            "batch_id_reused",
+            f"batch id {batch.batch_id!r} was stored with other rows; a retry "
+            "must repeat the same rows, and new rows need a new batch id",
+        )
+    return _ack(existing, duplicate=True)
+
+
 def store_batch(
     session: Session, store_id: str, batch: SensorBatch, *, now: datetime
 ) -> BatchAck:
@@ -252,7 +273,7 @@ def store_batch(
         raise NotFoundError("store_not_found", f"store {store_id!r} not found")
     existing = _find(session, store_id, batch.batch_id)
     if existing is not None:
-        return _ack(existing, duplicate=True)
+        return _ack_retry(existing, batch)
 
     plates, skus = _layout_names(store)
     payload: dict[str, Any] = {}
@@ -302,7 +323,7 @@ def store_batch(
                 f"batch {batch.batch_id!r} raced another batch of store "
                 f"{store_id!r} for a plate clock; send it again",
             ) from None
-        return _ack(existing, duplicate=True)
+        return _ack_retry(existing, batch)
     logger.debug(
         "sensor_batch_stored store=%s batch=%s input=%d", store_id, row.batch_id, row.id
     )
