@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pytest
 from live_streams import pad_weights, receipt_items, windows
@@ -15,7 +17,7 @@ from walkout.live.fusion import (
     VisitOutcome,
     settle_delay_s,
 )
-from walkout.recording.model import Recording
+from walkout.recording.model import GateEvent, Recording
 from walkout.sensing.detector import detect_events
 from walkout.sim import builtin_store, simulate
 
@@ -34,22 +36,29 @@ SCENARIOS = [
 ]
 
 
+def apply_gate(
+    fusion: StoreFusion, gate: GateEvent, staff: Collection[str] = ()
+) -> None:
+    """Apply one gate row as the gate endpoint stores it."""
+    fusion.apply(
+        GATE,
+        {
+            "t": gate.t,
+            "action": gate.action,
+            "tracks": [gate.track],
+            "account": gate.account,
+            "staff": gate.account in staff,
+        },
+    )
+
+
 def stream(recording: Recording) -> tuple[StoreFusion, dict[str, VisitOutcome]]:
     fusion = StoreFusion(recording.store)
     staff = recording.store.staff_accounts
     finished: dict[str, VisitOutcome] = {}
     for window in windows(recording, 1.0):
         for gate in window.gates:
-            fusion.apply(
-                GATE,
-                {
-                    "t": gate.t,
-                    "action": gate.action,
-                    "tracks": [gate.track],
-                    "account": gate.account,
-                    "staff": gate.account in staff,
-                },
-            )
+            apply_gate(fusion, gate, staff)
             for outcome in fusion.step().finished:
                 finished[outcome.visit_id] = outcome
         fusion.apply(SENSORS, window.payload)
@@ -156,16 +165,7 @@ def test_visits_finish_only_after_exit() -> None:
     finished_at: list[float] = []
     for window in windows(recording, 1.0):
         for gate in window.gates:
-            fusion.apply(
-                GATE,
-                {
-                    "t": gate.t,
-                    "action": gate.action,
-                    "tracks": [gate.track],
-                    "account": gate.account,
-                    "staff": False,
-                },
-            )
+            apply_gate(fusion, gate)
         fusion.apply(SENSORS, window.payload)
         if fusion.step().finished:
             finished_at.append(window.end)
@@ -180,16 +180,7 @@ def finish_times(recording: Recording) -> tuple[StoreFusion, dict[str, float]]:
     finished_at: dict[str, float] = {}
     for window in windows(recording, 1.0):
         for gate in window.gates:
-            fusion.apply(
-                GATE,
-                {
-                    "t": gate.t,
-                    "action": gate.action,
-                    "tracks": [gate.track],
-                    "account": gate.account,
-                    "staff": False,
-                },
-            )
+            apply_gate(fusion, gate)
         fusion.apply(SENSORS, window.payload)
         for outcome in fusion.step().finished:
             finished_at[outcome.visit_id] = window.end
@@ -239,16 +230,7 @@ def test_reading_ahead_on_one_plate_settles_nothing_early() -> None:
     finished: dict[str, VisitOutcome] = {}
     for window in windows(recording, 1.0):
         for gate in window.gates:
-            fusion.apply(
-                GATE,
-                {
-                    "t": gate.t,
-                    "action": gate.action,
-                    "tracks": [gate.track],
-                    "account": gate.account,
-                    "staff": False,
-                },
-            )
+            apply_gate(fusion, gate)
         fusion.apply(SENSORS, window.payload)
         if window.end == 5.0:
             # One reading 40 s ahead of the others, as from a bad clock.
