@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from live_fakes import sign_up
+from live_fakes import enter, sign_up
 from starlette.websockets import WebSocketDisconnect
 
 from walkout.db.live_models import LiveInput
@@ -304,3 +304,20 @@ def test_websocket_rejects_shopper(live_client: TestClient, live_store_id: str) 
         socket.receive_json()
 
     assert closed.value.code == 1008
+
+
+def test_exit_before_entry_rejected(
+    live_client: TestClient, live_store_id: str, live_gate: dict[str, str]
+) -> None:
+    shopper = sign_up(live_client, "early-exit@example.com")
+    enter(live_client, live_store_id, live_gate, shopper, ["e1"], 50.0)
+    url = f"/stores/{live_store_id}/gate/exits"
+
+    early = live_client.post(url, json={"track_id": "e1", "t": 45.0}, headers=live_gate)
+    later = live_client.post(url, json={"track_id": "e1", "t": 55.0}, headers=live_gate)
+
+    assert early.status_code == 422, early.text
+    assert early.json()["error"]["code"] == "exit_before_entry"
+    assert "t=45.0" in early.json()["error"]["message"]
+    assert later.status_code == 200, later.text
+    assert later.json()["visit_ended"] is True

@@ -66,7 +66,8 @@ class LiveVisit(Base):
     store_id: Mapped[str] = mapped_column(String(64))
     # A staff or admin account's visit: stock work, charged to no one.
     restock: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Sensor-clock time (seconds) when the visit's last track exited.
+    # Sensor-clock times (seconds) of the entry and of the last track's exit.
+    entry_t: Mapped[float | None] = mapped_column(Float, default=None)
     exit_t: Mapped[float | None] = mapped_column(Float, default=None)
 
 

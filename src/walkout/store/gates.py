@@ -298,6 +298,9 @@ def _open(
     visit.status = VisitStatus.INSIDE
     entry_pass.outcome = "admitted"
     entry_pass.visit_id = visit.id
+    live = session.get(LiveVisit, visit.id)
+    if live is not None:
+        live.entry_t = t
     add_gate_input(
         session,
         store_id=store_id,
@@ -347,8 +350,15 @@ def exit_track(
             "entry_pending",
             f"track {track_id!r} is still being admitted; retry after the gate opens",
         )
-    track.exited_at = now
     t = now.timestamp() if sensor_t is None else sensor_t
+    live = session.get(LiveVisit, visit.id)
+    if live is not None and live.entry_t is not None and t < live.entry_t:
+        raise InvalidRequestError(
+            "exit_before_entry",
+            f"exit time t={t!r} of track {track_id!r} is before its entry at "
+            f"t={live.entry_t!r}; send gate times on the sensor clock",
+        )
+    track.exited_at = now
     add_gate_input(
         session,
         store_id=store_id,
@@ -374,7 +384,6 @@ def exit_track(
     if ended:
         visit.status = VisitStatus.ENDED
         visit.ended_at = now
-        live = session.get(LiveVisit, visit.id)
         if live is not None:
             live.exit_t = t
         record_event(

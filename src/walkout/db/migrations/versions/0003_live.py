@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("visit_id", sa.String(length=36), nullable=False),
         sa.Column("store_id", sa.String(length=64), nullable=False),
         sa.Column("restock", sa.Boolean(), nullable=False),
+        sa.Column("entry_t", sa.Float(), nullable=True),
         sa.Column("exit_t", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["visit_id"], ["visits.id"], name=op.f("fk_live_visits_visit_id_visits")
