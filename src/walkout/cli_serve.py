@@ -107,9 +107,21 @@ def serve(
     if migrate_only:
         return
 
+    from walkout.live.nats_bus import NatsBusError
+
     if only is Part.FUSION:
-        asyncio.run(_run_fusion(settings))
+        try:
+            asyncio.run(_run_fusion(settings))
+        except NatsBusError as error:
+            raise _fail(str(error)) from None
         return
+    if settings.bus_url:
+        # uvicorn reports a failed start-up with tracebacks, so an
+        # unreachable NATS server is found before it starts.
+        try:
+            asyncio.run(_check_bus(settings))
+        except NatsBusError as error:
+            raise _fail(str(error)) from None
     if only is Part.API and not settings.bus_url:
         logger.warning(
             "serving the API without fusion on the in-process bus: no process "
@@ -153,6 +165,15 @@ def _load_store(
         except StoreError as error:
             raise _fail(f"{directory / 'store.json'}: {error.message}") from None
     logger.info("store_loaded store=%s source=%s", layout.info.id, directory)
+
+
+async def _check_bus(settings: Settings) -> None:
+    """Connect to the configured bus once; raise ``NatsBusError`` if it fails."""
+    from walkout.live.bus import build_bus
+
+    bus = build_bus(settings)
+    await bus.start()
+    await bus.close()
 
 
 async def _run_fusion(settings: Settings) -> None:

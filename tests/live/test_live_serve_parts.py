@@ -27,6 +27,22 @@ def test_fusion_alone_needs_nats(tmp_path: Path) -> None:
     assert "WALKOUT_BUS_URL=nats://" in result.output
 
 
+def test_unreachable_nats_fails_in_one_line(tmp_path: Path) -> None:
+    # Port 9 (discard) has no NATS server, so the connection is refused.
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--only", "fusion"],
+        env={
+            "WALKOUT_DATA_DIR": str(tmp_path),
+            "WALKOUT_BUS_URL": "nats://127.0.0.1:9",
+        },
+    )
+
+    assert result.exit_code == 2
+    assert "could not connect to the NATS server" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_in_process_bus_by_default() -> None:
     assert isinstance(build_bus(Settings(bus_url="")), InProcessBus)
 
