@@ -8,10 +8,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-password-1"
-PASSWORD = "correct-horse-battery"
-SECRET = "test-secret-key-with-enough-length-0123456789"
+import service_requests
+from service_requests import ADMIN_EMAIL as ADMIN_EMAIL
+from service_requests import ADMIN_PASSWORD as ADMIN_PASSWORD
+from service_requests import PASSWORD as PASSWORD
+from service_requests import SECRET as SECRET
+from service_requests import account_id as account_id
+from service_requests import bearer as bearer
+from service_requests import log_in as log_in
 
 STORE_ID = "corner"
 
@@ -65,26 +69,9 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
-    response = client.post(
-        "/auth/token", data={"username": email, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return bearer(response.json()["access_token"])
-
-
 def sign_up(client: TestClient, email: str) -> dict[str, str]:
-    response = client.post("/auth/signup", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return log_in(client, email)
-
-
-def account_id(client: TestClient, headers: dict[str, str]) -> str:
-    return str(client.get("/accounts/me", headers=headers).json()["id"])
+    """Create a shopper with no card and return auth headers."""
+    return service_requests.sign_up(client, email, card=None)
 
 
 def stock_by_plate(client: TestClient, headers: dict[str, str]) -> dict[str, int]:

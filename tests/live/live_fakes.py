@@ -6,15 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
-
 from payment_doubles import FakeClock, FakeProvider
+from service_requests import account_id as account_id
+from service_requests import bearer as bearer
+from service_requests import log_in as log_in
+from service_requests import sign_up as sign_up
 from walkout.service.settings import Settings
 from walkout.sim import simulate_to
 
 LIVE_ADMIN_EMAIL = "live-admin@example.com"
 LIVE_ADMIN_PASSWORD = "live-admin-password-1"
-LIVE_PASSWORD = "correct-horse-battery-live"
 
 LIVE_SECRET = "live-test-secret-key-with-enough-length-0123"
 
@@ -35,39 +36,6 @@ def live_settings(database_url: str, **overrides: object) -> Settings:
 # The live tests' names for the shared doubles.
 LiveClock = FakeClock
 RecordingProvider = FakeProvider
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(client: Any, email: str, password: str = LIVE_PASSWORD) -> dict[str, str]:
-    response = client.post(
-        "/auth/token", data={"username": email, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return bearer(response.json()["access_token"])
-
-
-def sign_up(
-    client: Any, email: str, *, card: str | None = "tok_visa"
-) -> dict[str, str]:
-    """Create a shopper, attach ``card`` unless None, and return auth headers."""
-    response = client.post(
-        "/auth/signup", json={"email": email, "password": LIVE_PASSWORD}
-    )
-    assert response.status_code == 201, response.text
-    headers = log_in(client, email)
-    if card is not None:
-        response = client.put(
-            "/accounts/me/card", json={"token": card}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-    return headers
-
-
-def account_id(client: TestClient, headers: dict[str, str]) -> str:
-    return str(client.get("/accounts/me", headers=headers).json()["id"])
 
 
 def store_document(tmp_path: Path) -> dict[str, Any]:

@@ -12,17 +12,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from payment_doubles import FakeClock as FakeClock
+from service_requests import ADMIN_EMAIL as ADMIN_EMAIL
+from service_requests import ADMIN_PASSWORD as ADMIN_PASSWORD
+from service_requests import PASSWORD as PASSWORD
+from service_requests import SECRET as SECRET
+from service_requests import account_id as account_id
+from service_requests import bearer as bearer
+from service_requests import log_in as log_in
+from service_requests import make_settings as make_settings
+from service_requests import sign_up as sign_up
 from walkout.db.models import Account, Visit
 from walkout.payments.base import Hold, PaymentMethod, PaymentProvider, Refund
 from walkout.payments.ledger import LedgerProvider
-from walkout.service.settings import Settings
 from walkout.store.gates import VisitStatus
 from walkout.store.reviews import LineEvidence, open_visit_review
 
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-password-1"
-PASSWORD = "correct-horse-battery"
-SECRET = "test-secret-key-with-enough-length-0123456789"
 STORE_ID = "corner"
 HOLD_AMOUNT = Decimal("50.00")
 
@@ -67,18 +71,6 @@ OTHER_STORE_DOCUMENT = {
     **STORE_DOCUMENT,
     "store": {"id": "uptown", "name": "Uptown Store", "currency": "USD"},
 }
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": database_url,
-        "secret_key": SECRET,
-        "first_admin_email": ADMIN_EMAIL,
-        "first_admin_password": ADMIN_PASSWORD,
-    }
-    values.update(overrides)
-    return Settings.model_validate(values)
 
 
 @dataclass
@@ -149,36 +141,6 @@ class Service:
     ledger: LedgerProvider | None
     admin: dict[str, str]
     clock: FakeClock
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
-    response = client.post(
-        "/auth/token", data={"username": email, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return bearer(response.json()["access_token"])
-
-
-def sign_up(
-    client: TestClient, email: str, *, card: str | None = "tok_visa"
-) -> dict[str, str]:
-    response = client.post("/auth/signup", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    headers = log_in(client, email)
-    if card is not None:
-        response = client.put(
-            "/accounts/me/card", json={"token": card}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-    return headers
-
-
-def account_id(client: TestClient, headers: dict[str, str]) -> str:
-    return str(client.get("/accounts/me", headers=headers).json()["id"])
 
 
 def with_role(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
 from payment_doubles import DECLINED_TOKEN as DECLINED_TOKEN
 from payment_doubles import FakeClock as FakeClock
 from payment_doubles import FakeProvider as FakeProvider
-from walkout.service.settings import Settings
-
-ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-password-1"
-PASSWORD = "correct-horse-battery"
+from service_requests import ADMIN_EMAIL as ADMIN_EMAIL
+from service_requests import ADMIN_PASSWORD as ADMIN_PASSWORD
+from service_requests import PASSWORD as PASSWORD
+from service_requests import SECRET as SECRET
+from service_requests import account_id as account_id
+from service_requests import bearer as bearer
+from service_requests import log_in as log_in
+from service_requests import make_settings as make_settings
+from service_requests import sign_up as sign_up
 
 STORE_DOCUMENT = {
     "format": "walkout-recording/1",
@@ -48,49 +50,3 @@ STORE_DOCUMENT = {
         {"sku": "chips", "plates": ["1.1.2"], "qty": 4},
     ],
 }
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
-    response = client.post(
-        "/auth/token", data={"username": email, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return bearer(response.json()["access_token"])
-
-
-def sign_up(
-    client: TestClient, email: str, *, card: str | None = "tok_visa"
-) -> dict[str, str]:
-    """Create a shopper, attach ``card`` unless None, and return auth headers."""
-    response = client.post("/auth/signup", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    headers = log_in(client, email)
-    if card is not None:
-        response = client.put(
-            "/accounts/me/card", json={"token": card}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-    return headers
-
-
-def account_id(client: TestClient, headers: dict[str, str]) -> str:
-    return str(client.get("/accounts/me", headers=headers).json()["id"])
-
-
-SECRET = "test-secret-key-with-enough-length-0123456789"
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "test",
-        "database_url": database_url,
-        "secret_key": SECRET,
-        "first_admin_email": ADMIN_EMAIL,
-        "first_admin_password": ADMIN_PASSWORD,
-    }
-    values.update(overrides)
-    return Settings.model_validate(values)
