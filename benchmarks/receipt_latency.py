@@ -1,11 +1,11 @@
 """Measure the time from a shopper's exit to their receipt on the visit's event stream.
 
-A simulated session in the built-in store (``--shoppers`` shoppers entering
-evenly over ``--span`` seconds, 3 to 6 takes each, as in
-``make_large_recording.py``) is played into ``walkout serve`` on 127.0.0.1
-(SQLite, the ledger provider) at real-time pace: a batch of one second of
-sensor data is sent when the wall clock reaches the batch's end, and each
-gate row when it reaches the row's time. Every visit's server-sent event
+The built-in store gets ``--shoppers`` shoppers entering evenly over
+``--span`` seconds, with 3 to 6 takes each, as in
+``make_large_recording.py``. The session is played into ``walkout serve`` on
+127.0.0.1 (SQLite, the ledger provider) at real-time pace. A batch of one
+second of sensor data is sent when the wall clock reaches the batch's end,
+and each gate row when it reaches the row's time. Every visit's server-sent event
 stream is open from its entry on. Per visit, the latency is the wall time
 from the start of the exit call of its last track to the arrival of its
 ``receipt`` event. Visits that fusion sends to review wait for a reviewer,

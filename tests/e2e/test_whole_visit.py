@@ -103,6 +103,7 @@ def start_service(
     if nats_url is not None:
         settings["bus_url"] = nats_url
     environment = service_environment(tmp_path / "data", database_url, **settings)
+
     port = free_port()
     api_arguments = ["--port", str(port), "--store", str(store_dir)]
     if nats_url is not None:
@@ -116,6 +117,7 @@ def start_service(
     api.wait_healthy()
     if nats_url is None:
         return Service(api)
+
     try:
         fusion = ServiceProcess(
             ["--only", "fusion", "--no-migrate"],

@@ -187,7 +187,7 @@ def finish_times(recording: Recording) -> tuple[StoreFusion, dict[str, float]]:
     return fusion, finished_at
 
 
-def test_visit_clear_of_shelf_activity_settles_before_the_margins() -> None:
+def test_clear_visit_settles_early() -> None:
     recording = pad_weights(simulate(builtin_store(), "single", 1), 15.0)
     fusion, finished_at = finish_times(recording)
     exit_t = max(gate.t for gate in recording.gates if gate.action == "exit")

@@ -118,7 +118,7 @@ def test_cart_rejects_unknown_sku_and_excess_put_back(
     assert put_back.json()["error"]["code"] == "put_back_exceeds_cart"
 
 
-def test_total_above_hold_is_charged_through_a_second_hold(
+def test_total_above_hold_charged_separately(
     client: TestClient, store_id: str, staff: Headers, provider: FakeProvider
 ) -> None:
     shopper = sign_up(client, "ann@example.com")

@@ -32,7 +32,7 @@ def subject_token(name: str) -> str:
 
 
 def inputs_subject(store_id: str) -> str:
-    """The subject on which ids of stored live inputs of ``store_id`` travel."""
+    """Return the subject that carries the ids of ``store_id``'s stored inputs."""
     return f"{SUBJECT_PREFIX}.inputs.{subject_token(store_id)}"
 
 
@@ -51,7 +51,7 @@ class Bus(Protocol):
     async def start(self) -> None: ...
 
     async def publish(self, subject: str, data: bytes) -> None:
-        """Return once the bus holds the message (for JetStream, its ack)."""
+        """Send ``data``; return once the bus has stored it (for JetStream, its ack)."""
         ...
 
     async def subscribe(self, subject: str, durable: str, handler: Handler) -> None:

@@ -187,8 +187,8 @@ class StreamingDetector:
         events = group_changes(self._pool, self.store, self.params)
         ready = [event for event in events if event.t_end <= frontier]
         ready.sort(key=lambda event: (event.t_end, event.t_start))
-        taken = {id(change) for event in ready for change in event.changes}
-        self._pool = [change for change in self._pool if id(change) not in taken]
+        handed_out = {id(change) for event in ready for change in event.changes}
+        self._pool = [change for change in self._pool if id(change) not in handed_out]
         self._decided_until = frontier
         return ready
 
@@ -222,8 +222,8 @@ class StreamingDetector:
             return []
         for change in fresh:
             self._plates[change.plate].collected.append((change.t_start, change.t_end))
-        taken = {id(change) for change in pooled}
-        self._pool = [change for change in self._pool if id(change) not in taken]
+        handed_out = {id(change) for change in pooled}
+        self._pool = [change for change in self._pool if id(change) not in handed_out]
         events = group_changes(changes, self.store, self.params)
         events.sort(key=lambda event: (event.t_end, event.t_start))
         return events
@@ -289,9 +289,9 @@ class StreamingDetector:
         Stable stretches come from the batch detector's analysis, so a
         plate's own noise sets what counts as unsettled. Two neighbouring
         stretches whose levels differ by ``min_delta_g`` mark activity at the
-        end of the first; so does an unsettled tail whose median leaves the
-        last level by ``step_fraction`` of it, and a series with no stable
-        stretch yet.
+        end of the first. An unsettled tail whose median leaves the last
+        level by ``step_fraction`` of it marks activity too, and so does a
+        series with no stable stretch yet.
         """
         params = self.params
         try:

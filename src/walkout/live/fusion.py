@@ -1,6 +1,6 @@
 """Fusion of one store's live input stream: detection, decisions, carts, ready visits.
 
-``StoreFusion`` holds no database state. It consumes the stored inputs of a
+``StoreFusion`` keeps no state in the database. It consumes the stored inputs of a
 store in order (``apply``) and, after each one, decides the events that
 became final (``step``). Because every decision depends only on the inputs
 and the points where ``step`` ran, replaying the same inputs after a restart
@@ -77,7 +77,7 @@ class VisitOutcome:
 
 @dataclass
 class StepResult:
-    """What one ``step`` decided."""
+    """Events decided and visits finished by one ``step``."""
 
     decided: list[DecidedEvent] = field(default_factory=list)
     changed_visits: set[str] = field(default_factory=set)

@@ -170,6 +170,7 @@ class StoreWorker:
     def _finish(
         self, session: Session, fusion: StoreFusion, outcome: VisitOutcome
     ) -> None:
+        """Store a finished visit's cart, then settle it or open its review."""
         now = self.clock()
         visit = session.get(Visit, outcome.visit_id)
         if visit is None:
@@ -189,9 +190,11 @@ class StoreWorker:
                 visit.status,
             )
             return
+
         lines = outcome.receipt.items
         replace_fusion_cart(session, visit.id, _fusion_lines(lines), now=now)
         session.commit()
+
         doubtful = [line for line in lines if line.needs_review]
         if doubtful and not outcome.staff:
             try:
@@ -206,6 +209,7 @@ class StoreWorker:
                     error.code,
                 )
             return
+
         try:
             receipt = settle_visit(session, self.provider, visit, now=now)
         except StoreError as error:

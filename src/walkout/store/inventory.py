@@ -11,8 +11,8 @@ alerts of the touched plate and SKU are opened or resolved:
 - ``misplaced_item``: units of a SKU lie on a plate whose planogram does not
   list that SKU; resolved when none are left there.
 - ``negative_stock``: a plate's units of a SKU fell below zero, so the
-  recorded changes contradict the stock; resolved when they are back at zero
-  or above, usually by a count.
+  recorded changes contradict the stock. It is resolved when they are back
+  at zero or above, usually by a count.
 """
 
 from __future__ import annotations

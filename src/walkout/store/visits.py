@@ -99,18 +99,18 @@ def replace_fusion_cart(
     restart may write them again.
     """
     current = fusion_lines(session, visit_id)
-    wanted = sorted(lines, key=lambda line: line.sku)
-    same = len(current) == len(wanted) and all(
+    new_lines = sorted(lines, key=lambda line: line.sku)
+    same = len(current) == len(new_lines) and all(
         (row.sku, row.qty, row.unit_price, row.review_reason)
         == (line.sku, line.qty, line.unit_price, line.review_reason)
         and abs(row.confidence - line.confidence) < 1e-9
-        for row, line in zip(current, wanted, strict=True)
+        for row, line in zip(current, new_lines, strict=True)
     )
     if same:
         return
     for row in current:
         session.delete(row)
-    for line in wanted:
+    for line in new_lines:
         session.add(
             FusionCartLine(
                 visit_id=visit_id,
