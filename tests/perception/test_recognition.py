@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GROCERY_STORE = REPO_ROOT.parent / "shared" / "data" / "grocery-store" / "dataset"
 
 # Ten validation images spread over fruit, vegetables and packages. The
-# committed model gets 81 % of the validation split and 8 of these 10 right.
+# committed model gets 87.5 % of the validation split and all 10 of these
+# right; the test allows 2 misses so that a retrained model can pass.
 FIXED_VAL_LINES = (0, 30, 60, 90, 120, 150, 180, 210, 240, 270)
 
 
@@ -166,11 +169,27 @@ def test_labels_file_round_trip(tmp_path: Path) -> None:
     )
     path = tmp_path / "model.labels.json"
 
-    LabelsFile(classes, Preprocessing(size=200, crop_fraction=0.875)).write(path)
+    spec = Preprocessing(size=200, crop_fraction=0.875, mirror_average=True)
+    LabelsFile(classes, spec).write(path)
     read = LabelsFile.read(path)
 
     assert read.classes == classes
-    assert read.preprocessing == Preprocessing(size=200, crop_fraction=0.875)
+    assert read.preprocessing == spec
+
+
+def test_labels_file_without_mirror_setting_reads_as_single_pass(
+    tmp_path: Path,
+) -> None:
+    classes = ClassMap(
+        fine_names=("Banana",), coarse_of_fine=(0,), coarse_names={0: "Banana"}
+    )
+    path = tmp_path / "model.labels.json"
+    LabelsFile(classes, Preprocessing(size=200)).write(path)
+    document = json.loads(path.read_text())
+    del document["preprocessing"]["mirror_average"]
+    path.write_text(json.dumps(document))
+
+    assert LabelsFile.read(path).preprocessing.mirror_average is False
 
 
 def test_classes_csv_maps_fine_to_coarse(grocery_store: Path) -> None:
@@ -195,7 +214,7 @@ def recogniser() -> object:
 def test_committed_model_and_labels_exist() -> None:
     assert DEFAULT_MODEL_PATH.is_file()
     assert labels_path_for(DEFAULT_MODEL_PATH).is_file()
-    assert DEFAULT_MODEL_PATH.stat().st_size < 15 * 1024 * 1024
+    assert DEFAULT_MODEL_PATH.stat().st_size < 25 * 1024 * 1024
 
 
 def test_recogniser_classifies_val_images(
@@ -229,6 +248,31 @@ def test_recogniser_probabilities_sum_to_one(recogniser: object) -> None:
 
     assert probabilities.shape == (3, 81)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_mirror_average_is_mean_of_image_and_mirror(recogniser: object) -> None:
+    from walkout.perception.recognition import Recogniser
+
+    assert isinstance(recogniser, Recogniser)
+    size = recogniser.preprocessing.size
+    rng = np.random.default_rng(3)
+    # A square image at the input size, so that no resize or crop happens and
+    # mirroring the photo equals mirroring the network input.
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    image[:, : size // 3] = (200, 30, 30)
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    single = Recogniser(DEFAULT_MODEL_PATH, threads=2)
+    single.preprocessing = replace(
+        single.preprocessing, crop_fraction=1.0, mirror_average=False
+    )
+    both = Recogniser(DEFAULT_MODEL_PATH, threads=2)
+    both.preprocessing = replace(single.preprocessing, mirror_average=True)
+
+    plain, flipped = single.logits([image, mirrored])
+    averaged = both.logits([image])[0]
+
+    assert not np.allclose(plain, flipped, atol=1e-2)
+    np.testing.assert_allclose(averaged, (plain + flipped) / 2, atol=1e-4)
 
 
 def test_recogniser_empty_batch(recogniser: object) -> None:

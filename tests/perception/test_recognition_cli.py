@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,45 @@ def test_eval_missing_model(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1, result.stderr
     assert "model not found" in errors[0]
+
+
+def test_calibrate_writes_fitted_temperature(
+    grocery_store: Path, tmp_path: Path
+) -> None:
+    from walkout.perception.recognition import DEFAULT_MODEL_PATH, LabelsFile
+    from walkout.perception.recognition.labels import labels_path_for
+
+    model = tmp_path / DEFAULT_MODEL_PATH.name
+    shutil.copyfile(DEFAULT_MODEL_PATH, model)
+    labels = labels_path_for(model)
+    committed = LabelsFile.read(labels_path_for(DEFAULT_MODEL_PATH))
+    # Start from an uncalibrated copy, so the fit has something to change.
+    replace(committed, temperature=1.0).write(labels)
+    image_list = tmp_path / "val40.txt"
+    image_list.write_text("\n".join(_val_lines(grocery_store, 40)) + "\n")
+
+    result = CliRunner().invoke(
+        vision_app,
+        ["calibrate", str(image_list), str(grocery_store), "--model", str(model)],
+    )
+
+    assert result.exit_code == 0, result.output
+    calibrated = LabelsFile.read(labels)
+    assert calibrated.temperature != 1.0
+    assert calibrated.classes == committed.classes
+    assert calibrated.preprocessing == committed.preprocessing
+    gaps = re.search(r"\(ECE, 10 bins\)\s+(\d\.\d+) -> (\d\.\d+)", result.stdout)
+    assert gaps, result.stdout
+    assert float(gaps.group(2)) < float(gaps.group(1))
+
+
+def test_calibrate_empty_list(grocery_store: Path, tmp_path: Path) -> None:
+    image_list = tmp_path / "empty.txt"
+    image_list.write_text("")
+
+    result = CliRunner().invoke(
+        vision_app, ["calibrate", str(image_list), str(grocery_store)]
+    )
+
+    assert result.exit_code == 2
+    assert "the image list is empty" in result.stderr

@@ -32,6 +32,8 @@ def test_train_one_step_exports_model(tmp_path: Path) -> None:
             str(out),
             "--epochs",
             "1",
+            "--backbone",
+            "lite0",
             "--image-size",
             "64",
             "--max-images",
@@ -43,6 +45,8 @@ def test_train_one_step_exports_model(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "epoch 1/1" in result.stdout
+    # One line per candidate: 4 sizes (64 plus the 3 defaults) x 2 crops x 2.
+    assert result.stdout.count("val at ") == 16
     model = out / "grocery-efficientnet-lite0.onnx"
     labels = out / "grocery-efficientnet-lite0.labels.json"
     assert model.is_file()
@@ -51,7 +55,7 @@ def test_train_one_step_exports_model(tmp_path: Path) -> None:
     from walkout.perception.recognition import Recogniser
 
     recogniser = Recogniser(model, threads=1)
-    assert recogniser.preprocessing.size in (64, 192, 224, 256)
+    assert recogniser.preprocessing.size in (64, 224, 256, 288)
 
 
 def test_train_missing_data(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Product recognition: which grocery item is in the picture.
 
-EfficientNet-Lite0 fine-tuned on the Grocery Store Dataset (81 fine classes,
+EfficientNet-Lite2 fine-tuned on the Grocery Store Dataset (81 fine classes,
 each mapped to one of its coarse classes), exported to ONNX and run with ONNX
 Runtime. Inference (:class:`Recogniser`) needs numpy, Pillow and onnxruntime;
 training (``walkout.perception.recognition.train``) also needs torch.

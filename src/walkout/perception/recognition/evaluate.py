@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from walkout.perception.recognition.calibration import expected_calibration_error
 from walkout.perception.recognition.image_list import read_image_list
 from walkout.perception.recognition.recogniser import Recogniser
 
@@ -22,6 +24,8 @@ class EvalResult:
     images: int
     top1_fine: float
     top1_coarse: float
+    # Expected calibration error of the top-1 probability (10 bins).
+    calibration_error: float
 
 
 def evaluate(
@@ -38,10 +42,12 @@ def evaluate(
     items = read_image_list(list_path, root, num_fine=recogniser.classes.num_fine)
     fine_correct = 0
     coarse_correct = 0
+    probabilities: list[npt.NDArray[np.float32]] = []
     step = recogniser.batch_size
     for start in range(0, len(items), step):
         chunk = items[start : start + step]
-        predicted = recogniser.logits([item.path for item in chunk]).argmax(axis=1)
+        probabilities.append(recogniser.probabilities([item.path for item in chunk]))
+        predicted = probabilities[-1].argmax(axis=1)
         fine_correct += int(np.sum(predicted == [item.fine_id for item in chunk]))
         coarse_correct += sum(
             recogniser.classes.coarse_of_fine[int(p)] == item.coarse_id
@@ -53,6 +59,9 @@ def evaluate(
         images=len(items),
         top1_fine=fine_correct / len(items),
         top1_coarse=coarse_correct / len(items),
+        calibration_error=expected_calibration_error(
+            np.concatenate(probabilities), [item.fine_id for item in items]
+        ),
     )
     logger.info(
         "evaluated %d images of %s: fine %.4f coarse %.4f",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,10 +78,22 @@ class ClassMap:
 
 @dataclass(frozen=True)
 class LabelsFile:
-    """Contents of the labels JSON stored beside an ONNX recogniser."""
+    """Contents of the labels JSON stored beside an ONNX recogniser.
+
+    ``temperature`` divides the logits before the softmax (see
+    :mod:`walkout.perception.recognition.calibration`). Files without it
+    read as 1.0.
+    """
 
     classes: ClassMap
     preprocessing: Preprocessing
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(
+                f"temperature {self.temperature} must be a positive finite number"
+            )
 
     def write(self, path: Path) -> None:
         """Write the labels JSON to ``path``."""
@@ -95,8 +109,12 @@ class LabelsFile:
                 for fine_id, name in enumerate(self.classes.fine_names)
             ],
             "preprocessing": asdict(self.preprocessing),
+            "temperature": self.temperature,
         }
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        # Write beside the target and rename, so a reader never sees half a file.
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
 
     @classmethod
     def read(cls, path: Path) -> LabelsFile:
@@ -121,9 +139,13 @@ class LabelsFile:
                 },
             )
             preprocessing = Preprocessing(**document["preprocessing"])
+            return cls(
+                classes=classes,
+                preprocessing=preprocessing,
+                temperature=float(document.get("temperature", 1.0)),
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{path}: invalid labels file: {error}") from error
-        return cls(classes=classes, preprocessing=preprocessing)
 
 
 def labels_path_for(model_path: Path) -> Path:

