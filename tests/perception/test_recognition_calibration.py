@@ -25,7 +25,7 @@ def _sample(
 
 
 @pytest.mark.parametrize("temperature", [0.4, 1.0, 2.5])
-def test_fit_recovers_the_temperature_that_generated_the_labels(
+def test_fit_recovers_generating_temperature(
     temperature: float,
 ) -> None:
     logits, labels = _sample(temperature)

@@ -1,7 +1,7 @@
 """Temperature scaling: make the recogniser's probabilities match its accuracy.
 
 Fusion multiplies the recogniser's probabilities into the evidence of each
-take or put, so a model that says 0.4 when it is right 87 % of the time
+take or put, so a model that outputs 0.4 when it is right 87 % of the time
 undersells what it sees. Temperature scaling (Guo et al., "On Calibration
 of Modern Neural Networks", ICML 2017) divides the logits by one scalar
 ``T`` fitted on held-out images. The ranking of classes, and so top-1
@@ -44,7 +44,7 @@ def negative_log_likelihood(
 def fit_temperature(logits: npt.NDArray[Any], labels: Sequence[int]) -> float:
     """Return the temperature that minimises the negative log-likelihood.
 
-    ``logits`` is ``(N, C)`` and ``labels`` holds the true class of each row.
+    ``logits`` is ``(N, C)`` and ``labels`` contains the true class of each row.
     Raises ``ValueError`` on an empty or mismatched input.
     """
     if len(labels) == 0 or len(labels) != len(logits):

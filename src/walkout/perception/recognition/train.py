@@ -48,8 +48,8 @@ ONNX_OPSET = 17
 class TrainConfig:
     """Settings of one fine-tuning run.
 
-    With the defaults, an epoch took about 150 s on two otherwise idle AMD
-    EPYC cores (torch 2.13 CPU build), so a run takes about 35 minutes.
+    With the defaults, an epoch took about 165 s on two otherwise idle AMD
+    EPYC cores (torch 2.13 CPU build), so a run takes about 36 minutes.
     Training time grows in proportion to ``epochs`` and to the square of
     ``image_size``; ``lite0`` trains about 1.7 times faster than ``lite2`` at
     the same size.
@@ -64,9 +64,9 @@ class TrainConfig:
     weight_decay: float = 0.02
     warmup_epochs: float = 0.5
     label_smoothing: float = 0.1
-    # Exponential moving average of the weights (and batch-norm statistics),
-    # updated after every step; the average is what gets validated and
-    # exported. None trains and exports the raw weights.
+    # Decay of the exponential moving average of the weights and batch-norm
+    # statistics, updated after every step. The average is what gets
+    # validated and exported, and None exports the raw weights instead.
     ema_decay: float | None = 0.995
     # Stem plus this many leading blocks stay frozen in eval mode: they work
     # at the highest resolutions, so skipping their backward pass saves the
