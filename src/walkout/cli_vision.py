@@ -134,6 +134,9 @@ ImageListArgument = Annotated[
 ImageRootArgument = Annotated[
     Path, typer.Argument(help="Folder that the list's image paths are relative to.")
 ]
+# Fewer images than this cannot tell a good temperature from a lucky one.
+MIN_CALIBRATION_IMAGES = 20
+
 ModelOption = Annotated[
     Path | None,
     typer.Option(
@@ -197,14 +200,14 @@ def calibrate_command(
     Use images the model was not trained on. Top-1 accuracy does not change;
     the probabilities that fusion weighs do.
     """
-    from dataclasses import replace
-
     from walkout.perception.recognition.calibration import (
+        MAX_TEMPERATURE,
+        MIN_TEMPERATURE,
         expected_calibration_error,
         fit_temperature,
     )
     from walkout.perception.recognition.image_list import read_image_list
-    from walkout.perception.recognition.labels import LabelsFile, labels_path_for
+    from walkout.perception.recognition.labels import labels_path_for, set_temperature
     from walkout.perception.recognition.recogniser import (
         DEFAULT_MODEL_PATH,
         Recogniser,
@@ -215,6 +218,11 @@ def calibrate_command(
     try:
         recogniser = Recogniser(model_path, threads=threads)
         items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
+        if len(items) < MIN_CALIBRATION_IMAGES:
+            raise _fail(
+                f"{image_list} lists {len(items)} images; fitting a temperature "
+                f"needs at least {MIN_CALIBRATION_IMAGES}"
+            )
         logits = recogniser.logits([item.path for item in items])
     except ImportError as error:
         raise _fail(
@@ -225,13 +233,24 @@ def calibrate_command(
         raise _fail(str(error)) from error
     labels = [item.fine_id for item in items]
     temperature = fit_temperature(logits, labels)
+    # A fit at a bound means the list cannot pin the temperature down: every
+    # image right (or wrong) pushes it towards one-hot (or uniform) outputs.
+    if not MIN_TEMPERATURE * 1.01 < temperature < MAX_TEMPERATURE * 0.99:
+        raise _fail(
+            f"the fitted temperature {temperature:.4f} reached a bound "
+            f"({MIN_TEMPERATURE}..{MAX_TEMPERATURE}), so {image_list} cannot "
+            "calibrate this model. Use more images, with some the model gets "
+            "wrong; the labels file was not changed"
+        )
     before = expected_calibration_error(
         softmax(logits / recogniser.temperature), labels
     )
     after = expected_calibration_error(softmax(logits / temperature), labels)
     labels_path = labels_path_for(model_path)
-    labels_file = LabelsFile.read(labels_path)
-    replace(labels_file, temperature=temperature).write(labels_path)
+    try:
+        set_temperature(labels_path, temperature)
+    except OSError as error:
+        raise _fail(f"cannot write {labels_path}: {error}") from error
     console.print(
         f"temperature {recogniser.temperature:.4f} -> {temperature:.4f} "
         f"on {len(items)} images; calibration error (ECE, 10 bins) "
@@ -263,6 +282,7 @@ def outputs_command(
         DEFAULT_MODEL_PATH,
         Recogniser,
     )
+    from walkout.recording._files import replace_atomically
     from walkout.sim.vision import OUTPUTS_FORMAT
 
     model_path = model or DEFAULT_MODEL_PATH
@@ -280,7 +300,7 @@ def outputs_command(
                 correct += top[0].label == label
                 images.append(
                     {
-                        "path": item.path.relative_to(root).as_posix(),
+                        "path": _relative_or_absolute(item.path, root),
                         "label": label,
                         "top": [[c.label, round(c.p, 4)] for c in top],
                     }
@@ -297,11 +317,15 @@ def outputs_command(
         "format": OUTPUTS_FORMAT,
         "model": model_path.name,
         "image_list": image_list.name,
-        "top_k": top_k,
+        "top_k": min(top_k, recogniser.classes.num_fine),
         "images": images,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(_one_image_per_line(document), encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with replace_atomically(out) as sink:
+            sink.write(_one_image_per_line(document).encode("utf-8"))
+    except OSError as error:
+        raise _fail(f"cannot write {out}: {error}") from error
     console.print(
         f"wrote {len(images)} images to {out}; top-1 {correct / len(images):.2%}",
         highlight=False,
@@ -320,3 +344,11 @@ def _one_image_per_line(document: dict[str, object]) -> str:
         lines[-1] = lines[-1][:-1]
     lines.append("]}")
     return "\n".join(lines) + "\n"
+
+
+def _relative_or_absolute(path: Path, root: Path) -> str:
+    """Return ``path`` relative to ``root``, or whole when it lies outside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

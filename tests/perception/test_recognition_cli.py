@@ -136,3 +136,30 @@ def test_calibrate_empty_list(grocery_store: Path, tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "the image list is empty" in result.stderr
+
+
+def test_calibrate_needs_enough_images(grocery_store: Path, tmp_path: Path) -> None:
+    image_list = tmp_path / "val3.txt"
+    image_list.write_text("\n".join(_val_lines(grocery_store, 3)) + "\n")
+
+    result = CliRunner().invoke(
+        vision_app, ["calibrate", str(image_list), str(grocery_store)]
+    )
+
+    assert result.exit_code == 2
+    assert "needs at least 20" in result.stderr
+
+
+def test_eval_rejects_wrong_coarse_id(grocery_store: Path, tmp_path: Path) -> None:
+    path, fine_id, coarse_id = (
+        field.strip() for field in _val_lines(grocery_store, 1)[0].split(",")
+    )
+    image_list = tmp_path / "wrong-coarse.txt"
+    image_list.write_text(f"{path}, {fine_id}, {int(coarse_id) + 1}\n")
+
+    result = CliRunner().invoke(
+        vision_app, ["eval", str(image_list), str(grocery_store), "--threads", "1"]
+    )
+
+    assert result.exit_code == 2
+    assert f"belongs to coarse id {coarse_id}" in result.stderr

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize_scalar
 
 # Bounds of the fitted temperature. Outside them a model is either nearly
 # one-hot or nearly uniform, and a fit there means the data is wrong.
@@ -52,6 +51,8 @@ def fit_temperature(logits: npt.NDArray[Any], labels: Sequence[int]) -> float:
             f"need one label per logit row, got {len(labels)} labels "
             f"for {len(logits)} rows"
         )
+    from scipy.optimize import minimize_scalar
+
     result = minimize_scalar(
         lambda log_t: negative_log_likelihood(logits, labels, math.exp(log_t)),
         bounds=(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)),

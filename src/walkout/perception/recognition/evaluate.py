@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout.perception.recognition.calibration import expected_calibration_error
+from walkout.perception.recognition.errors import ImageListError
 from walkout.perception.recognition.image_list import read_image_list
 from walkout.perception.recognition.recogniser import Recogniser
 
@@ -40,6 +41,15 @@ def evaluate(
     :class:`ImageLoadError` on an image that cannot be decoded.
     """
     items = read_image_list(list_path, root, num_fine=recogniser.classes.num_fine)
+    classes = recogniser.classes
+    for item in items:
+        expected = classes.coarse_of_fine[item.fine_id]
+        if item.coarse_id != expected:
+            raise ImageListError(
+                f"{list_path}: {item.path} has coarse id {item.coarse_id}, but fine "
+                f"id {item.fine_id} ({classes.fine_names[item.fine_id]}) belongs "
+                f"to coarse id {expected} in the model's labels file"
+            )
     fine_correct = 0
     coarse_correct = 0
     probabilities: list[npt.NDArray[np.float32]] = []

@@ -35,9 +35,14 @@ def read_image_list(
     ``check_files`` is true.
     """
     try:
-        lines = list_path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig drops the byte-order mark that some editors put first.
+        lines = list_path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as error:
         raise ImageListError(f"cannot read image list {list_path}: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ImageListError(
+            f"image list {list_path} is not UTF-8 text: {error}"
+        ) from error
 
     images: list[LabelledImage] = []
     for line_number, line in enumerate(lines, start=1):

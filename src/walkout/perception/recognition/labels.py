@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from walkout.perception.recognition.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from walkout.perception.recognition.errors import ModelFileError
 from walkout.perception.recognition.preprocess import Preprocessing
+from walkout.recording._files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,15 @@ class LabelsFile:
     temperature: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
+        if isinstance(self.temperature, bool) or not isinstance(
+            self.temperature, int | float
+        ):
+            raise ValueError(f"temperature must be a number, got {self.temperature!r}")
+        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
             raise ValueError(
-                f"temperature {self.temperature} must be a positive finite number"
+                f"temperature {self.temperature} is outside "
+                f"{MIN_TEMPERATURE}..{MAX_TEMPERATURE}. Refit it with "
+                "'walkout vision calibrate'"
             )
 
     def write(self, path: Path) -> None:
@@ -111,10 +117,7 @@ class LabelsFile:
             "preprocessing": asdict(self.preprocessing),
             "temperature": self.temperature,
         }
-        # Write beside the target and rename, so a reader never sees half a file.
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, path)
+        write_json(document, path)
 
     @classmethod
     def read(cls, path: Path) -> LabelsFile:
@@ -123,6 +126,8 @@ class LabelsFile:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise ModelFileError(f"cannot read labels file {path}: {error}") from error
+        if not isinstance(document, dict):
+            raise ModelFileError(f"{path}: expected a JSON object at the top level")
         if document.get("format") != LABELS_FORMAT:
             raise ModelFileError(
                 f"{path}: format is {document.get('format')!r}, "
@@ -138,14 +143,36 @@ class LabelsFile:
                     for entry in entries
                 },
             )
-            preprocessing = Preprocessing(**document["preprocessing"])
+            if "preprocessing" not in document:
+                raise ValueError("the 'preprocessing' object is missing")
+            settings = document["preprocessing"]
+            known = {field.name for field in fields(Preprocessing)}
+            unknown = sorted(set(settings) - known)
+            if unknown:
+                raise ValueError(
+                    f"unknown preprocessing settings {unknown}; "
+                    f"known ones are {sorted(known)}"
+                )
             return cls(
                 classes=classes,
-                preprocessing=preprocessing,
-                temperature=float(document.get("temperature", 1.0)),
+                preprocessing=Preprocessing(**settings),
+                temperature=document.get("temperature", 1.0),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{path}: invalid labels file: {error}") from error
+
+
+def set_temperature(path: Path, temperature: float) -> None:
+    """Store ``temperature`` in the labels JSON at ``path``, keeping all else.
+
+    The file is read as plain JSON, so keys this version does not know stay.
+    A symbolic link is followed and its target rewritten.
+    """
+    LabelsFile.read(path)  # Refuse to edit a file that is not a valid labels file.
+    target = path.resolve()
+    document = json.loads(target.read_text(encoding="utf-8"))
+    document["temperature"] = temperature
+    write_json(document, target)
 
 
 def labels_path_for(model_path: Path) -> Path:

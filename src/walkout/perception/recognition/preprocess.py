@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from walkout.perception.recognition.errors import ImageLoadError
 
@@ -32,7 +32,7 @@ class Preprocessing:
     The shorter side is resized to ``size / crop_fraction`` pixels, the centre
     ``size`` x ``size`` square is cut out, and each RGB channel is scaled to
     0..1 and normalised with ``mean`` and ``std``. With ``mirror_average``
-    the network also sees the left-right mirror image and the two logit
+    the network also runs on the left-right mirror image and the two logit
     vectors are averaged, which costs a second pass.
     """
 
@@ -43,10 +43,30 @@ class Preprocessing:
     mirror_average: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int):
+            raise ValueError(f"size must be an integer, got {self.size!r}")
         if self.size < 32:
             raise ValueError(f"input size {self.size} px is too small. Use 32 or more")
+        if isinstance(self.crop_fraction, bool) or not isinstance(
+            self.crop_fraction, int | float
+        ):
+            raise ValueError(
+                f"crop_fraction must be a number, got {self.crop_fraction!r}"
+            )
         if not 0.1 <= self.crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction {self.crop_fraction} is outside 0.1..1.0")
+        if not isinstance(self.mirror_average, bool):
+            raise ValueError(
+                f"mirror_average must be true or false, got {self.mirror_average!r}"
+            )
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != 3 or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values
+            ):
+                raise ValueError(f"{name} must be 3 numbers (R, G, B), got {values!r}")
+        if not all(v > 0 for v in self.std):
+            raise ValueError(f"std must be positive, got {self.std!r}")
         # JSON returns lists, so store tuples whatever the caller passed.
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -70,24 +90,51 @@ def load_rgb(image: ImageInput) -> Image.Image:
     path = Path(image)
     try:
         with Image.open(path) as opened:
-            return opened.convert("RGB")
+            # Phones store photos sideways and record the turn in EXIF.
+            upright = ImageOps.exif_transpose(opened)
+            return _to_rgb(upright)
     except FileNotFoundError as error:
         raise ImageLoadError(f"image not found: {path}") from error
-    except (OSError, UnidentifiedImageError) as error:
+    except IsADirectoryError as error:
+        raise ImageLoadError(f"{path} is a folder, not an image file") from error
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise ImageLoadError(f"cannot decode image {path}: {error}") from error
 
 
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert to 8-bit RGB, scaling 16- and 32-bit grey levels down first."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        scaled = np.clip(pixels / top * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    return image.convert("RGB")
+
+
 def resize_and_crop(image: Image.Image, spec: Preprocessing) -> Image.Image:
-    """Resize the shorter side to ``size / crop_fraction`` and crop the centre."""
+    """Resize the shorter side to ``size / crop_fraction`` and crop the centre.
+
+    Only the centre square is resampled, so memory stays at ``size`` squared
+    whatever the aspect ratio (a 1 x 5000 px strip would otherwise grow to
+    320 x 1.6 million px).
+    """
     width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageLoadError(f"image is {width} x {height} px, which has no pixels")
     short_side = round(spec.size / spec.crop_fraction)
     scale = short_side / min(width, height)
     resized_width = max(spec.size, round(width * scale))
     resized_height = max(spec.size, round(height * scale))
-    image = image.resize((resized_width, resized_height), Image.Resampling.BILINEAR)
+    # The crop in resized pixels, mapped back to source pixels.
     left = (resized_width - spec.size) // 2
     top = (resized_height - spec.size) // 2
-    return image.crop((left, top, left + spec.size, top + spec.size))
+    box = (
+        left * width / resized_width,
+        top * height / resized_height,
+        (left + spec.size) * width / resized_width,
+        (top + spec.size) * height / resized_height,
+    )
+    return image.resize((spec.size, spec.size), Image.Resampling.BILINEAR, box=box)
 
 
 def normalise(image: Image.Image, spec: Preprocessing) -> npt.NDArray[np.float32]:

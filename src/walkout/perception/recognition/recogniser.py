@@ -63,20 +63,29 @@ class Recogniser:
 
     def __init__(
         self,
-        model_path: Path = DEFAULT_MODEL_PATH,
-        labels_path: Path | None = None,
+        model_path: Path | str = DEFAULT_MODEL_PATH,
+        labels_path: Path | str | None = None,
         *,
         threads: int = 0,
         batch_size: int = 32,
     ) -> None:
         import onnxruntime as ort
 
+        model_path = Path(model_path)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not model_path.is_file():
             raise ModelFileError(
                 f"model not found: {model_path}. Train one with "
                 "'walkout vision train --data DIR --out models/'"
             )
-        labels_file = LabelsFile.read(labels_path or labels_path_for(model_path))
+        labels_path = Path(labels_path) if labels_path else labels_path_for(model_path)
+        if not labels_path.is_file():
+            raise ModelFileError(
+                f"labels file not found: {labels_path}. It must sit beside the "
+                "model with the same stem and the suffix .labels.json"
+            )
+        labels_file = LabelsFile.read(labels_path)
         self.classes: ClassMap = labels_file.classes
         self.preprocessing: Preprocessing = labels_file.preprocessing
         self.temperature: float = labels_file.temperature
@@ -94,6 +103,13 @@ class Recogniser:
                 f"cannot load ONNX model {model_path}: {error}"
             ) from error
         self._input_name: str = self._session.get_inputs()[0].name
+        input_shape = self._session.get_inputs()[0].shape
+        fixed_sides = [side for side in input_shape[2:] if isinstance(side, int)]
+        if any(side != self.preprocessing.size for side in fixed_sides):
+            raise ModelFileError(
+                f"{model_path} takes {input_shape[2]} x {input_shape[3]} px input "
+                f"but {labels_path} sets size {self.preprocessing.size}"
+            )
         outputs = self._session.get_outputs()[0].shape
         if outputs[-1] != self.classes.num_fine:
             raise ModelFileError(
@@ -109,6 +125,7 @@ class Recogniser:
 
     def logits(self, images: Sequence[ImageInput]) -> npt.NDArray[np.float32]:
         """Return the ``(N, num_classes)`` logits of the images."""
+        _check_image_sequence(images)
         chunks: list[npt.NDArray[np.float32]] = []
         for start in range(0, len(images), self.batch_size):
             batch = preprocess_batch(
@@ -136,8 +153,8 @@ class Recogniser:
 
         Images are Pillow images, file paths or ``(H, W, 3)`` uint8 RGB arrays.
         """
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         probabilities = self.probabilities(images)
         k = min(top_k, self.classes.num_fine)
         results: list[list[Prediction]] = []
@@ -155,3 +172,13 @@ class Recogniser:
                 ]
             )
         return results
+
+
+def _check_image_sequence(images: object) -> None:
+    # A lone path or array would otherwise be iterated character by character
+    # or row by row.
+    if isinstance(images, str | Path | np.ndarray) or not isinstance(images, Sequence):
+        raise TypeError(
+            "pass a list of images (Pillow images, paths or RGB arrays), "
+            f"got {type(images).__name__}"
+        )
