@@ -10,6 +10,7 @@ from walkout.perception.recognition.calibration import (
     fit_temperature,
     negative_log_likelihood,
 )
+from walkout.perception.recognition.errors import CalibrationError
 from walkout.perception.recognition.recogniser import softmax
 
 
@@ -60,3 +61,19 @@ def test_calibration_error_of_a_known_case() -> None:
 def test_fit_rejects_mismatched_input() -> None:
     with pytest.raises(ValueError, match="one label per logit row"):
         fit_temperature(np.zeros((3, 2)), [0, 1])
+
+
+def test_fit_rejects_too_few_images() -> None:
+    logits, labels = _sample(0.5, rows=5)
+
+    with pytest.raises(CalibrationError, match="at least 20 images, got 5"):
+        fit_temperature(logits, labels)
+
+
+def test_fit_rejects_all_correct_images() -> None:
+    # Every label is the top class, so the likelihood keeps rising as the
+    # temperature falls and no temperature is best.
+    logits = np.tile(np.array([[3.0, 0.0, 0.0]]), (40, 1))
+
+    with pytest.raises(CalibrationError, match="gets all 40 images right"):
+        fit_temperature(logits, [0] * 40)

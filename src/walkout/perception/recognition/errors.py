@@ -3,7 +3,8 @@
 RecognitionError
 ├── ImageListError      a line of an image list is malformed
 ├── ImageLoadError      an image file is missing or cannot be decoded
-└── ModelFileError      the model or its labels file is missing or invalid
+├── ModelFileError      the model or its labels file is missing or invalid
+└── CalibrationError    the images cannot determine a softmax temperature
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class ImageLoadError(RecognitionError):
 
 class ModelFileError(RecognitionError):
     """A model file or its labels file is missing or invalid."""
+
+
+class CalibrationError(RecognitionError):
+    """Too few images, or images that cannot determine a softmax temperature."""

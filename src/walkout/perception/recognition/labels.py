@@ -150,8 +150,8 @@ class LabelsFile:
             unknown = sorted(set(settings) - known)
             if unknown:
                 raise ValueError(
-                    f"unknown preprocessing settings {unknown}; "
-                    f"known ones are {sorted(known)}"
+                    f"unknown preprocessing settings {unknown}. "
+                    f"Known settings: {sorted(known)}"
                 )
             return cls(
                 classes=classes,
@@ -168,7 +168,7 @@ def set_temperature(path: Path, temperature: float) -> None:
     The file is read as plain JSON, so keys this version does not know stay.
     A symbolic link is followed and its target rewritten.
     """
-    LabelsFile.read(path)  # Refuse to edit a file that is not a valid labels file.
+    LabelsFile.read(path)  # Raises ModelFileError unless the file is valid.
     target = path.resolve()
     document = json.loads(target.read_text(encoding="utf-8"))
     document["temperature"] = temperature

@@ -112,7 +112,7 @@ def variant_named(name: str) -> LiteVariant:
         return VARIANTS[name]
     except KeyError:
         known = ", ".join(VARIANTS)
-        raise ValueError(f"unknown backbone {name!r}; choose one of {known}") from None
+        raise ValueError(f"unknown backbone {name!r}. Choose one of {known}") from None
 
 
 def _batch_norm(channels: int) -> nn.BatchNorm2d:

@@ -102,7 +102,7 @@ def load_rgb(image: ImageInput) -> Image.Image:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Convert to 8-bit RGB, scaling 16- and 32-bit grey levels down first."""
+    """Convert to 8-bit RGB, scaling 16-bit grey (modes I;16 and I) down first."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         pixels = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or pixels.max() > 255 else 255.0

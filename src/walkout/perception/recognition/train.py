@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from walkout.perception.recognition.augment import AugmentParams, augment
 from walkout.perception.recognition.calibration import fit_temperature
+from walkout.perception.recognition.errors import CalibrationError
 from walkout.perception.recognition.image_list import LabelledImage, read_image_list
 from walkout.perception.recognition.labels import ClassMap, LabelsFile, labels_path_for
 from walkout.perception.recognition.network import (
@@ -290,6 +291,8 @@ def train(
             use_buffers=True,
         )
     )
+    # The network that gets validated and exported.
+    final = model if averaged is None else averaged.module
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
@@ -330,7 +333,6 @@ def train(
             losses.append(loss.item())
             step += 1
 
-        final = model if averaged is None else averaged.module
         logits = predict_logits(
             final, val_images, Preprocessing(size=config.image_size)
         )
@@ -359,19 +361,22 @@ def train(
             break
 
     # Inference preprocessing: the candidate with the best validation accuracy.
-    final = model if averaged is None else averaged.module
-    scores = _score_preprocessings(final, val_images, val_items, classes, config)
-    if not scores:
+    scored = _score_preprocessings(final, val_images, val_items, classes, config)
+    if not scored:
         raise ValueError(
             "eval_sizes, eval_crop_fractions and eval_mirror_average "
             "must each list at least one value"
         )
-    best = max(scores, key=lambda s: (s.val_top1_fine, s.val_top1_coarse))
-    spec = best.preprocessing
-    temperature = fit_temperature(
-        predict_logits(final, val_images, spec), [item.fine_id for item in val_items]
+    best, best_logits = max(
+        scored, key=lambda pair: (pair[0].val_top1_fine, pair[0].val_top1_coarse)
     )
-    logger.info("softmax temperature %.4f fitted on validation", temperature)
+    spec = best.preprocessing
+    try:
+        temperature = fit_temperature(best_logits, [item.fine_id for item in val_items])
+        logger.info("softmax temperature %.4f fitted on validation", temperature)
+    except CalibrationError as error:
+        temperature = 1.0
+        logger.warning("kept softmax temperature 1.0: %s", error)
 
     # Export.
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -391,7 +396,7 @@ def train(
         val_top1_coarse=best.val_top1_coarse,
         train_seconds=train_seconds,
         epochs=reports,
-        preprocessing_scores=scores,
+        preprocessing_scores=[score for score, _ in scored],
         temperature=temperature,
     )
 
@@ -402,8 +407,9 @@ def _score_preprocessings(
     items: Sequence[LabelledImage],
     classes: ClassMap,
     config: TrainConfig,
-) -> list[PreprocessingScore]:
-    scores: list[PreprocessingScore] = []
+) -> list[tuple[PreprocessingScore, npt.NDArray[np.float32]]]:
+    """Score every candidate preprocessing, returning each with its logits."""
+    scored: list[tuple[PreprocessingScore, npt.NDArray[np.float32]]] = []
     candidates = itertools.product(
         config.eval_sizes, config.eval_crop_fractions, config.eval_mirror_average
     )
@@ -411,9 +417,8 @@ def _score_preprocessings(
         spec = Preprocessing(
             size=size, crop_fraction=crop_fraction, mirror_average=mirror_average
         )
-        fine_acc, coarse_acc = top1_accuracy(
-            predict_logits(model, images, spec), items, classes
-        )
+        logits = predict_logits(model, images, spec)
+        fine_acc, coarse_acc = top1_accuracy(logits, items, classes)
         logger.info(
             "val at %d px, crop %.3f%s: fine %.4f coarse %.4f",
             size,
@@ -422,8 +427,8 @@ def _score_preprocessings(
             fine_acc,
             coarse_acc,
         )
-        scores.append(PreprocessingScore(spec, fine_acc, coarse_acc))
-    return scores
+        scored.append((PreprocessingScore(spec, fine_acc, coarse_acc), logits))
+    return scored
 
 
 def export_onnx(model: nn.Module, path: Path, image_size: int) -> None:
