@@ -19,6 +19,7 @@ from live_fakes import (
     sign_up,
 )
 
+from walkout.api.live import _visit_state
 from walkout.db.migrate import upgrade
 from walkout.db.models import Receipt, Visit
 from walkout.service.app import create_app
@@ -152,3 +153,50 @@ def test_in_review_visit_can_settle(
 
     assert response.status_code == 201, response.text
     assert Decimal(response.json()["total"]) == total
+
+
+def test_event_state_never_pairs_an_unsettled_visit_with_its_receipt(
+    live_client: TestClient,
+    live_provider: RecordingProvider,
+    live_store_document: dict[str, Any],
+    live_clock: LiveClock,
+) -> None:
+    # Settling commits the receipt and the settled status together. The
+    # event stream polls the state while that happens; a settle that commits
+    # between two of its statements must not yield an ended visit beside the
+    # receipt, which would end the stream without a settled status.
+    visit_id, _, total = ended_visit_with_cart(live_client, live_store_document, 1)
+    context = live_client.app.state.context  # type: ignore[attr-defined]
+    statements: list[str] = []
+    settled = False
+
+    def settle() -> None:
+        nonlocal settled
+        settled = True
+        with context.session_factory() as session:
+            visit = session.get(Visit, visit_id)
+            assert visit is not None
+            settle_visit(session, live_provider, visit, now=live_clock())
+
+    def settle_between_statements(*args: Any) -> None:
+        statements.append(args[2])
+        if not settled and len(statements) == 2:
+            settle()
+
+    sa.event.listen(context.engine, "before_cursor_execute", settle_between_statements)
+    try:
+        first = _visit_state(context, visit_id)
+    finally:
+        sa.event.remove(
+            context.engine, "before_cursor_execute", settle_between_statements
+        )
+    # A read in a single statement leaves no gap to settle in; settle now.
+    if not settled:
+        settle()
+    second = _visit_state(context, visit_id)
+
+    for status, receipt in (first, second):
+        assert (receipt is not None) == (status == VisitStatus.SETTLED), status
+    assert second[0] == VisitStatus.SETTLED
+    assert second[1] is not None
+    assert Decimal(second[1]["total"]) == total

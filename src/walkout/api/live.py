@@ -208,17 +208,23 @@ async def sensor_stream(websocket: WebSocket, store_id: str) -> None:
 def _visit_state(
     context: ServiceContext, visit_id: str
 ) -> tuple[str, dict[str, object] | None]:
+    # One statement reads both, so the status and the receipt come from the
+    # same snapshot: settling commits them together, and two statements under
+    # read committed could see an ended visit beside its new receipt.
     with context.session_factory() as session:
-        visit = session.get(Visit, visit_id)
-        if visit is None:
-            return "", None
-        receipt = session.scalars(
-            select(Receipt).where(Receipt.visit_id == visit_id)
+        row = session.execute(
+            select(Visit.status, Receipt)
+            .outerjoin(Receipt, Receipt.visit_id == Visit.id)
+            .where(Visit.id == visit_id)
+            .limit(1)
         ).first()
+        if row is None:
+            return "", None
+        status, receipt = row
         body = None
         if receipt is not None:
             body = json.loads(ReceiptOut.from_row(receipt).model_dump_json())
-        return str(visit.status), body
+        return str(status), body
 
 
 def _event(name: str, data: object) -> bytes:
