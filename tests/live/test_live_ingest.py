@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from live_fakes import enter, sign_up
+from live_fakes import LiveClock, enter, sign_up
 from starlette.websockets import WebSocketDisconnect
 
 from walkout.db.live_models import LiveInput
@@ -160,6 +160,39 @@ def test_time_going_back_across_batches_rejected(
     assert stored_inputs(live_any_client, live_any_store_id) == 1
 
 
+def test_reading_dated_ahead_is_rejected_and_leaves_its_plate_open(
+    live_any_client: TestClient,
+    live_any_store_id: str,
+    live_any_gate: dict[str, str],
+    live_store_document: dict[str, Any],
+    live_clock: LiveClock,
+) -> None:
+    plates = [str(plate["id"]) for plate in live_store_document["plates"][:2]]
+    url = f"/stores/{live_any_store_id}/sensors/batches"
+
+    def send(batch_id: str, t: float, plate: str) -> Any:
+        body = batch(batch_id, weights=weights([t], [plate], [100.0]))
+        return live_any_client.post(url, json=body, headers=live_any_gate)
+
+    assert send("a", 10.0, plates[0]).status_code == 201
+    live_clock.advance(5.0)
+
+    # 95 s of sensor time after 5 s of wall time: a clock running ahead.
+    ahead = send("b", 105.0, plates[1])
+    assert ahead.status_code == 422, ahead.text
+    message = ahead.json()["error"]["message"]
+    assert "weights.t[0] = 105.0" in message
+    assert plates[1] in message
+    assert "ahead" in message
+
+    # The rejected reading did not move the plate's clock.
+    assert send("c", 15.5, plates[1]).status_code == 201
+    # A plate back after a long silence is not ahead: wall time passed too.
+    live_clock.advance(300.0)
+    assert send("d", 316.0, plates[0]).status_code == 201
+    assert stored_inputs(live_any_client, live_any_store_id) == 3
+
+
 BAD_BATCHES = [
     (
         "unknown plate",
@@ -170,6 +203,13 @@ BAD_BATCHES = [
         "time back in batch",
         lambda plate, sku: {"weights": weights([2.0, 1.0], [plate, plate], [1.0, 1.0])},
         "weights.t[1] = 1.0",
+    ),
+    (
+        "reading far ahead of the batch",
+        lambda plate, sku: {
+            "weights": weights([1.0, 1.1, 5000.0], [plate] * 3, [1.0, 1.0, 1.0])
+        },
+        "weights.t[2] = 5000.0",
     ),
     (
         "column lengths",

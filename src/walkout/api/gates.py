@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
@@ -62,6 +63,17 @@ class ExitOut(BaseModel):
     visit_id: str
     track_id: str
     visit_ended: bool
+
+
+class RecoveredAdmissionOut(BaseModel):
+    visit_id: str
+    outcome: gates.RecoveryOutcome = Field(
+        description="released: hold cancelled, pass used up; declined: no hold, "
+        "pass used up; restock: no hold, pass valid again; failed: left for "
+        "a later run"
+    )
+    hold_id: str | None
+    error: str | None = Field(description="payment error code of a failed run")
 
 
 def _publish_latest(context: ServiceContext, session: Session, store_id: str) -> None:
@@ -147,3 +159,41 @@ def exit_store(
         track_id=result.track_id,
         visit_ended=result.visit_ended,
     )
+
+
+@router.post(
+    "/admissions/recover",
+    responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+)
+def recover_admissions(
+    store_id: StoreId,
+    account: CurrentAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    provider: ProviderDep,
+    now: NowDep,
+) -> list[RecoveredAdmissionOut]:
+    """Release the holds of entries interrupted before the gate opened.
+
+    Entries older than ``WALKOUT_ADMISSION_TIMEOUT_S`` whose hold result was
+    never stored lose their hold and reservation, which frees their places.
+    The service also does this at start-up and every
+    ``WALKOUT_ADMISSION_RECOVERY_INTERVAL_S``.
+    """
+    _require_gate_operator(session, account, store_id)
+    results = gates.recover_admissions(
+        session,
+        provider,
+        now=now,
+        timeout=timedelta(seconds=settings.admission_timeout_s),
+        store_id=store_id,
+    )
+    return [
+        RecoveredAdmissionOut(
+            visit_id=result.visit_id,
+            outcome=result.outcome,
+            hold_id=result.hold_id,
+            error=result.error,
+        )
+        for result in results
+    ]

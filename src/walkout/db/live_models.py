@@ -48,13 +48,19 @@ class LiveInput(Base):
 
 
 class LivePlateClock(Base):
-    """Time of the last stored reading of one plate, to reject time going back."""
+    """Time of the last stored reading of one plate, and when it was received.
+
+    ``t`` rejects readings whose time goes back. ``received_at`` (null on rows
+    stored before it was kept) lets ingestion carry the sensor clock forward
+    in wall time, to reject readings dated too far ahead of it.
+    """
 
     __tablename__ = "live_plate_clocks"
 
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     plate: Mapped[str] = mapped_column(String(64), primary_key=True)
     t: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LiveVisit(Base):

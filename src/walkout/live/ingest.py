@@ -12,6 +12,8 @@ import hashlib
 import logging
 import math
 import re
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Rows per stream in one batch; about a minute of a 120-plate store at 60 Hz.
 MAX_ROWS = 500_000
+# How far a reading may be dated ahead of the store's sensor clock.
+MAX_READING_LEAD_S = 60.0
 
 _NAME = re.compile(r"^[\x21-\x7e]{1,64}$")
 _JOINT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -143,18 +147,57 @@ def _check_names(field: str, values: list[str], pattern: re.Pattern[str]) -> Non
             _invalid(field, row, value, f"it must match {pattern.pattern}")
 
 
+def sensor_clock(clocks: Iterable[LivePlateClock], now: datetime) -> float | None:
+    """Return the store's sensor time at ``now``, or None before any reading.
+
+    Each plate's last reading is carried forward by the wall time since it
+    was received, and the newest of those is taken, so plates that stopped
+    reporting do not hold the clock back.
+    """
+    times = [
+        row.t + max(0.0, (now - row.received_at).total_seconds())
+        for row in clocks
+        if row.received_at is not None
+    ]
+    return max(times, default=None)
+
+
 def _check_weights(
-    rows: WeightRows, plates: set[str], last_t: dict[str, float]
+    rows: WeightRows,
+    plates: set[str],
+    last_t: dict[str, float],
+    reference: float | None,
+    max_lead_s: float,
 ) -> dict[str, float]:
-    """Check readings and return each plate's last time after this batch."""
+    """Check readings and return each plate's last time after this batch.
+
+    A reading more than ``max_lead_s`` ahead of ``reference`` (the store's
+    sensor clock, or this batch's median time before the store has one) is
+    rejected. Stored, it would make every later reading of its plate look
+    as if time went back.
+    """
     _check_lengths("weights", {"t": rows.t, "plate": rows.plate, "g": rows.g})
     _check_finite("weights.t", rows.t)
     _check_finite("weights.g", rows.g)
+    if reference is None:
+        reference = statistics.median(rows.t)
+        source = "the median time of this batch"
+    else:
+        source = "the store's newest reading, carried forward in wall time"
     clock = dict(last_t)
     for row, (t, plate) in enumerate(zip(rows.t, rows.plate, strict=True)):
         if plate not in plates:
             _invalid(
                 "weights.plate", row, plate, "the plate is not in the store layout"
+            )
+        if t > reference + max_lead_s:
+            _invalid(
+                "weights.t",
+                row,
+                t,
+                f"it is {t - reference:.1f} s ahead of t={reference:.3f} ({source}); "
+                f"readings may lead by at most {max_lead_s:g} s. Check the clock "
+                f"of the gateway that reads plate {plate}",
             )
         previous = clock.get(plate)
         if previous is not None and t < previous:
@@ -260,13 +303,20 @@ def _ack_retry(existing: LiveInput, batch: SensorBatch) -> BatchAck:
 
 
 def store_batch(
-    session: Session, store_id: str, batch: SensorBatch, *, now: datetime
+    session: Session,
+    store_id: str,
+    batch: SensorBatch,
+    *,
+    now: datetime,
+    max_lead_s: float = MAX_READING_LEAD_S,
 ) -> BatchAck:
     """Validate ``batch`` and commit it as an input of ``store_id``'s stream.
 
     Raises ``InvalidRequestError`` naming the field, row and value of the
     first invalid value, and ``NotFoundError`` for an unknown store. A
     batch whose id was stored before is acknowledged again, unchanged.
+    Readings dated more than ``max_lead_s`` ahead of the store's sensor
+    clock are rejected (see ``sensor_clock``).
     """
     store = session.get(Store, store_id)
     if store is None:
@@ -280,15 +330,14 @@ def store_batch(
     clock: dict[str, float] = {}
     stored_clocks: dict[str, LivePlateClock] = {}
     if batch.weights is not None and batch.weights.t:
-        batch_plates = set(batch.weights.plate) & plates
-        if batch_plates:
-            statement = select(LivePlateClock).where(
-                LivePlateClock.store_id == store_id,
-                LivePlateClock.plate.in_(sorted(batch_plates)),
-            )
-            stored_clocks = {row.plate: row for row in session.scalars(statement)}
+        statement = select(LivePlateClock).where(LivePlateClock.store_id == store_id)
+        stored_clocks = {row.plate: row for row in session.scalars(statement)}
         clock = _check_weights(
-            batch.weights, plates, {p: row.t for p, row in stored_clocks.items()}
+            batch.weights,
+            plates,
+            {p: row.t for p, row in stored_clocks.items()},
+            sensor_clock(stored_clocks.values(), now),
+            max_lead_s,
         )
         payload["weights"] = batch.weights.model_dump()
     if batch.poses is not None and batch.poses.t:
@@ -307,10 +356,14 @@ def store_batch(
     )
     session.add(row)
     for plate, t in clock.items():
-        if plate in stored_clocks:
-            stored_clocks[plate].t = t
-        else:
-            session.add(LivePlateClock(store_id=store_id, plate=plate, t=t))
+        stored = stored_clocks.get(plate)
+        if stored is None:
+            session.add(
+                LivePlateClock(store_id=store_id, plate=plate, t=t, received_at=now)
+            )
+        elif stored.t != t:
+            stored.t = t
+            stored.received_at = now
     try:
         session.commit()
     except IntegrityError:

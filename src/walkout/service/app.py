@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -18,6 +21,7 @@ from walkout.service.context import Clock, ServiceContext, utc_now
 from walkout.service.payments import build_provider
 from walkout.service.settings import Settings
 from walkout.store.accounts import ensure_first_admin
+from walkout.store.gates import recover_admissions
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +74,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await live.start()
+        recovery = asyncio.create_task(
+            _recover_admissions_periodically(context), name="admission-recovery"
+        )
         try:
             yield
         finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
             await live.close()
 
     app = FastAPI(
@@ -92,3 +102,32 @@ def create_app(
         engine.url.render_as_string(hide_password=True),
     )
     return app
+
+
+def _recover_admissions_once(context: ServiceContext) -> None:
+    settings = context.settings
+    with context.session_factory() as session:
+        results = recover_admissions(
+            session,
+            context.provider,
+            now=context.clock(),
+            timeout=timedelta(seconds=settings.admission_timeout_s),
+        )
+    if results:
+        logger.info("admission_recovery_finished admissions=%d", len(results))
+
+
+async def _recover_admissions_periodically(context: ServiceContext) -> None:
+    """Release interrupted entries at start-up and then every interval.
+
+    A run works on a thread, because the payment calls block.
+    """
+    interval = context.settings.admission_recovery_interval_s
+    while True:
+        try:
+            await asyncio.to_thread(_recover_admissions_once, context)
+        except Exception:
+            logger.exception(
+                "admission_recovery_run_failed; retrying in %.0f s", interval
+            )
+        await asyncio.sleep(interval)

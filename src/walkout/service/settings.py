@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     settle_margin_s: float = Field(default=2.0, ge=0, le=600)
     # How often a stream of visit events polls the database, in seconds.
     visit_events_poll_s: float = Field(default=0.5, gt=0, le=60)
+    # Seconds after which an entry still waiting for its hold's result counts
+    # as interrupted, so its hold is released and its visit deleted. An entry
+    # whose hold call takes longer is cancelled too, and the shopper needs a
+    # new pass. The Stripe SDK (16.1) times a request out after 80 s.
+    admission_timeout_s: float = Field(default=120.0, ge=1, le=12 * 3600)
+    # How often the service looks for interrupted entries, in seconds. It
+    # also looks once at start-up.
+    admission_recovery_interval_s: float = Field(default=30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _reject_unsafe(self) -> Self:

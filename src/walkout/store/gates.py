@@ -6,16 +6,23 @@ import enum
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, Delete, Update, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from walkout.db.live_models import LiveVisit
 from walkout.db.models import Account, EntryPass, Store, Visit, VisitTrack
 from walkout.live.ingest import add_gate_input
-from walkout.payments.base import CardDeclinedError, PaymentError, PaymentProvider
+from walkout.payments.base import (
+    CardDeclinedError,
+    Hold,
+    PaymentError,
+    PaymentProvider,
+    PaymentStatus,
+)
 from walkout.store.accounts import Role
 from walkout.store.errors import (
     ConflictError,
@@ -29,9 +36,26 @@ from walkout.store.passes import claim_pass, verify_pass
 
 logger = logging.getLogger(__name__)
 
+# The outcome of a pass, and the error code at the gate, of an admission that
+# outlived the admission timeout and was cancelled.
+ADMISSION_ABANDONED = "admission_abandoned"
+
+
+def entry_hold_key(pass_id: str) -> str:
+    """Return the idempotency key of the entry hold placed on pass ``pass_id``."""
+    return f"entry-hold:{pass_id}"
+
+
+def entry_release_key(pass_id: str) -> str:
+    """Return the idempotency key that cancels the entry hold of pass ``pass_id``."""
+    return f"entry-hold-release:{pass_id}"
+
 
 class VisitStatus(enum.StrEnum):
     ADMITTING = "admitting"
+    # An admission older than the admission timeout, claimed by
+    # ``recover_admissions``, which releases its hold and deletes it.
+    RELEASING = "releasing"
     INSIDE = "inside"
     ENDED = "ended"
     # Ended with doubtful lines; a reviewer decides them before it settles.
@@ -171,6 +195,9 @@ def _reserve(
     # LiveVisit has no relationship to Visit, so the visit row goes first.
     session.flush()
     session.add(LiveVisit(visit_id=visit.id, store_id=store_id, restock=restock))
+    # The link lets recover_admissions find the pass, and so the hold's
+    # idempotency key, of an admission that never finished.
+    entry_pass.visit_id = visit.id
     session.commit()
     if restock:
         return _Reservation(visit, entry_pass, None, None)
@@ -182,21 +209,52 @@ def _reserve(
     )
 
 
+def _rowcount(result: Any) -> int:
+    """Return the number of rows that an UPDATE or DELETE statement matched."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _delete_reservation(session: Session, visit_id: str, *, status: str) -> bool:
+    """Delete a reserved visit, its tracks and its live row if it still has ``status``.
+
+    The statements run in the caller's transaction. It must roll back when
+    this returns False, because another process opened, claimed or deleted
+    the visit.
+    """
+    statements: list[Update | Delete] = [
+        update(EntryPass).where(EntryPass.visit_id == visit_id).values(visit_id=None),
+        delete(VisitTrack).where(VisitTrack.visit_id == visit_id),
+        delete(LiveVisit).where(LiveVisit.visit_id == visit_id),
+    ]
+    for statement in statements:
+        session.execute(statement)
+    deleted = session.execute(
+        delete(Visit).where(Visit.id == visit_id, Visit.status == status)
+    )
+    return _rowcount(deleted) == 1
+
+
 def _cancel_reservation(
     session: Session, reservation: _Reservation, *, outcome: str | None
 ) -> None:
-    """Remove the reserved visit; ``outcome`` None returns the pass for a retry."""
+    """Delete the reserved visit. ``outcome`` None returns the pass for a retry.
+
+    Does nothing when ``recover_admissions`` claimed the visit first, because
+    the hold's idempotency key may then be bound to a released hold.
+    """
     entry_pass = reservation.entry_pass
+    store_id, visit_id = reservation.visit.store_id, reservation.visit.id
+    if not _delete_reservation(session, visit_id, status=VisitStatus.ADMITTING):
+        session.rollback()
+        logger.warning(
+            "entry_reservation_claimed store=%s visit=%s; recovery releases it",
+            store_id,
+            visit_id,
+        )
+        return
     if outcome is None:
         entry_pass.used_at = None
     entry_pass.outcome = outcome
-    for track in reservation.visit.tracks:
-        session.delete(track)
-    live = session.get(LiveVisit, reservation.visit.id)
-    if live is not None:
-        session.delete(live)
-    session.flush()
-    session.delete(reservation.visit)
     session.flush()
 
 
@@ -241,18 +299,21 @@ def admit(
     visit, entry_pass = reservation.visit, reservation.entry_pass
     t = now.timestamp() if sensor_t is None else sensor_t
     if reservation.customer is None or reservation.method is None:
-        return _open(session, visit, entry_pass, t=t, staff=True, now=now)
-    # NOTE: a crash before the hold's result is stored leaves the visit in
-    # "admitting", counted against the occupancy limit until staff remove it.
-    # The pass id is the hold's idempotency key, so a rescan of a pass whose
-    # earlier attempt failed after the hold places no second hold.
+        return _open_or_reject(
+            session, visit, entry_pass, hold=None, t=t, staff=True, now=now
+        )
+    # A crash before the hold's result is stored leaves the visit in
+    # "admitting", counted against the occupancy limit, until
+    # recover_admissions releases the hold and deletes the visit. The pass
+    # id is the hold's idempotency key, so a rescan of a pass whose earlier
+    # attempt failed after the hold places no second hold.
     try:
         hold = provider.hold(
             reservation.customer,
             reservation.method,
             hold_amount,
             visit.currency,
-            idempotency_key=f"entry-hold:{entry_pass.id}",
+            idempotency_key=entry_hold_key(entry_pass.id),
         )
     except CardDeclinedError as error:
         logger.warning(
@@ -279,9 +340,40 @@ def admit(
         failed = PaymentFailedError(error.code, str(error))
         raise _reject(session, failed, store_id=store_id, now=now) from error
 
-    visit.hold_id = hold.id
-    visit.hold_amount = hold.amount
-    return _open(session, visit, entry_pass, t=t, staff=False, now=now)
+    return _open_or_reject(
+        session, visit, entry_pass, hold=hold, t=t, staff=False, now=now
+    )
+
+
+def _open_or_reject(
+    session: Session,
+    visit: Visit,
+    entry_pass: EntryPass,
+    *,
+    hold: Hold | None,
+    t: float,
+    staff: bool,
+    now: datetime,
+) -> Visit:
+    """Open the visit, or raise ``ConflictError`` if recovery claimed it first."""
+    # A rollback expires the visit, whose row recovery may have deleted.
+    store_id, visit_id = visit.store_id, visit.id
+    if _open(session, visit, entry_pass, hold=hold, t=t, staff=staff, now=now):
+        return visit
+    # recover_admissions claimed the visit while the hold call ran, and it
+    # releases the hold under the same idempotency keys.
+    logger.warning(
+        "entry_abandoned store=%s visit=%s hold=%s; the admission timed out",
+        store_id,
+        visit_id,
+        hold.id if hold is not None else None,
+    )
+    error = ConflictError(
+        ADMISSION_ABANDONED,
+        f"the admission of visit {visit_id} took longer than the admission "
+        "timeout and was cancelled; the shopper needs a new pass",
+    )
+    raise _reject(session, error, store_id=store_id, now=now)
 
 
 def _open(
@@ -289,13 +381,28 @@ def _open(
     visit: Visit,
     entry_pass: EntryPass,
     *,
+    hold: Hold | None,
     t: float,
     staff: bool,
     now: datetime,
-) -> Visit:
-    """Mark the visit inside and add its entry to the fusion stream, in one commit."""
+) -> bool:
+    """Mark the visit inside and add its entry to the fusion stream, in one commit.
+
+    Returns False, with the transaction rolled back, when the visit is no
+    longer "admitting" because recover_admissions claimed it.
+    """
     store_id = visit.store_id
-    visit.status = VisitStatus.INSIDE
+    values: dict[str, object] = {"status": VisitStatus.INSIDE}
+    if hold is not None:
+        values.update(hold_id=hold.id, hold_amount=hold.amount)
+    opened = session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status == VisitStatus.ADMITTING)
+        .values(values)
+    )
+    if _rowcount(opened) != 1:
+        session.rollback()
+        return False
     entry_pass.outcome = "admitted"
     entry_pass.visit_id = visit.id
     live = session.get(LiveVisit, visit.id)
@@ -322,7 +429,7 @@ def _open(
             account=visit.account_id,
         )
     session.commit()
-    return visit
+    return True
 
 
 def exit_track(
@@ -349,6 +456,12 @@ def exit_track(
         raise ConflictError(
             "entry_pending",
             f"track {track_id!r} is still being admitted; retry after the gate opens",
+        )
+    if visit.status == VisitStatus.RELEASING:
+        raise ConflictError(
+            ADMISSION_ABANDONED,
+            f"the admission of track {track_id!r} timed out and is being "
+            "cancelled; the track was never inside",
         )
     t = now.timestamp() if sensor_t is None else sensor_t
     live = session.get(LiveVisit, visit.id)
@@ -396,3 +509,244 @@ def exit_track(
         )
     session.commit()
     return ExitResult(visit=visit, track_id=track_id, visit_ended=ended)
+
+
+class RecoveryOutcome(enum.StrEnum):
+    """The result of ``recover_admissions`` for one unfinished admission."""
+
+    # The hold was cancelled, or found cancelled. The visit is deleted and the
+    # pass used up, because its hold key now replays a cancelled hold.
+    RELEASED = "released"
+    # The card was declined, so no hold exists. The visit is deleted and the
+    # pass used up with the decline code.
+    DECLINED = "declined"
+    # A restock visit, which places no hold. The visit is deleted and the pass
+    # is valid again.
+    RESTOCK = "restock"
+    # A payment call failed or the hold cannot be found. The visit stays
+    # claimed and is retried once the claim is older than the timeout.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RecoveredAdmission:
+    store_id: str
+    visit_id: str
+    outcome: RecoveryOutcome
+    hold_id: str | None = None
+    # The payment error code or reason of a failed recovery.
+    error: str | None = None
+
+
+def _stale_admission(cutoff: datetime) -> Any:
+    """Match unfinished admissions, and recovery claims, older than ``cutoff``.
+
+    A claim stores its time in ``ended_at``, so a claim that a crashed
+    recovery left behind is taken again once it is older than ``cutoff``.
+    """
+    return or_(
+        (Visit.status == VisitStatus.ADMITTING) & (Visit.entered_at < cutoff),
+        (Visit.status == VisitStatus.RELEASING) & (Visit.ended_at < cutoff),
+    )
+
+
+def recover_admissions(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    now: datetime,
+    timeout: timedelta,
+    store_id: str | None = None,
+) -> list[RecoveredAdmission]:
+    """Release the holds of admissions older than ``timeout`` and delete them.
+
+    Such an admission is one whose process died between the reservation and
+    the hold's result, or whose hold call outlived ``timeout``. Each one is
+    first claimed with a conditional update, so of several processes only
+    one handles it, and ``admit`` can no longer open it. Returns one entry
+    per claimed admission; failed ones stay claimed for a later run.
+    ``store_id`` limits the run to one store.
+    """
+    cutoff = now - timeout
+    query = select(Visit.id).where(_stale_admission(cutoff)).order_by(Visit.entered_at)
+    if store_id is not None:
+        query = query.where(Visit.store_id == store_id)
+    visit_ids = list(session.scalars(query))
+    session.commit()
+
+    results: list[RecoveredAdmission] = []
+    for visit_id in visit_ids:
+        claimed = session.execute(
+            update(Visit)
+            .where(Visit.id == visit_id, _stale_admission(cutoff))
+            .values(status=VisitStatus.RELEASING, ended_at=now)
+        )
+        session.commit()
+        if _rowcount(claimed) != 1:
+            # Another process claimed, opened or deleted it first.
+            continue
+        result = _release_admission(session, provider, visit_id)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _find_entry_pass(session: Session, visit: Visit) -> EntryPass | None:
+    linked = session.scalars(
+        select(EntryPass).where(EntryPass.visit_id == visit.id)
+    ).first()
+    if linked is not None:
+        return linked
+    # Reservations from before passes were linked at reservation time: the
+    # pass claim and the visit share one timestamp.
+    matches = session.scalars(
+        select(EntryPass).where(
+            EntryPass.account_id == visit.account_id,
+            EntryPass.store_id == visit.store_id,
+            EntryPass.used_at == visit.entered_at,
+            EntryPass.visit_id.is_(None),
+            EntryPass.outcome.is_(None),
+        )
+    ).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def _release_admission(
+    session: Session, provider: PaymentProvider, visit_id: str
+) -> RecoveredAdmission | None:
+    """Release the hold of a claimed admission, then delete its reservation."""
+    visit = session.get(Visit, visit_id)
+    if visit is None:
+        session.commit()
+        return None
+    store_id, amount, currency = visit.store_id, visit.hold_amount, visit.currency
+    live = session.get(LiveVisit, visit_id)
+    entry_pass = _find_entry_pass(session, visit)
+    pass_id = entry_pass.id if entry_pass is not None else None
+    if live is not None and live.restock:
+        return _delete_claimed(
+            session,
+            store_id,
+            visit_id,
+            pass_id,
+            outcome=RecoveryOutcome.RESTOCK,
+            pass_outcome=None,
+        )
+
+    account = session.get(Account, visit.account_id)
+    customer = account.payment_customer if account is not None else None
+    method = account.payment_method if account is not None else None
+    # The provider may write to this database (the ledger does), and SQLite
+    # admits one writer at a time, so no transaction stays open across calls.
+    session.commit()
+    if pass_id is None or customer is None or not method:
+        reason = "entry_pass_not_found" if pass_id is None else "payment_method_missing"
+        return _recovery_failed(store_id, visit_id, reason)
+
+    try:
+        # The same request under the same key returns the hold that the
+        # interrupted admission placed, or places one that is released below.
+        # NOTE: Stripe may remove a key once it is 24 hours old. The probe
+        # then places a new hold, and the first one stays until it expires.
+        hold = provider.hold(
+            customer,
+            method,
+            amount,
+            currency,
+            idempotency_key=entry_hold_key(pass_id),
+        )
+    except CardDeclinedError as error:
+        return _delete_claimed(
+            session,
+            store_id,
+            visit_id,
+            pass_id,
+            outcome=RecoveryOutcome.DECLINED,
+            pass_outcome=error.code,
+        )
+    except PaymentError as error:
+        return _recovery_failed(store_id, visit_id, error.code)
+
+    try:
+        _cancel_entry_hold(provider, hold, pass_id)
+    except PaymentError as error:
+        return _recovery_failed(store_id, visit_id, error.code, hold_id=hold.id)
+    return _delete_claimed(
+        session,
+        store_id,
+        visit_id,
+        pass_id,
+        outcome=RecoveryOutcome.RELEASED,
+        pass_outcome=ADMISSION_ABANDONED,
+        hold_id=hold.id,
+    )
+
+
+def _cancel_entry_hold(provider: PaymentProvider, hold: Hold, pass_id: str) -> None:
+    """Cancel ``hold``. A hold that is already cancelled counts as released."""
+    if hold.status == PaymentStatus.CANCELLED:
+        return
+    try:
+        provider.cancel(hold.id, idempotency_key=entry_release_key(pass_id))
+    except PaymentError as error:
+        # Stripe returns payment_intent_unexpected_state for a cancel of a
+        # cancelled PaymentIntent under a new key. StripeProvider raises it,
+        # as the ledger does, with the code "hold_cancelled".
+        if error.code != "hold_cancelled":
+            raise
+
+
+def _delete_claimed(
+    session: Session,
+    store_id: str,
+    visit_id: str,
+    pass_id: str | None,
+    *,
+    outcome: RecoveryOutcome,
+    pass_outcome: str | None,
+    hold_id: str | None = None,
+) -> RecoveredAdmission | None:
+    """Delete a claimed reservation and settle its pass, in one transaction.
+
+    ``pass_outcome`` None makes the pass valid again. Returns None when
+    another recovery deleted the visit first.
+    """
+    if not _delete_reservation(session, visit_id, status=VisitStatus.RELEASING):
+        session.rollback()
+        return None
+    if pass_id is not None:
+        values: dict[str, object] = {"outcome": pass_outcome}
+        if pass_outcome is None:
+            values["used_at"] = None
+        session.execute(update(EntryPass).where(EntryPass.id == pass_id).values(values))
+    session.commit()
+    logger.info(
+        "admission_recovered store=%s visit=%s outcome=%s hold=%s",
+        store_id,
+        visit_id,
+        outcome,
+        hold_id,
+    )
+    return RecoveredAdmission(
+        store_id=store_id, visit_id=visit_id, outcome=outcome, hold_id=hold_id
+    )
+
+
+def _recovery_failed(
+    store_id: str, visit_id: str, reason: str, *, hold_id: str | None = None
+) -> RecoveredAdmission:
+    logger.error(
+        "admission_recovery_failed store=%s visit=%s hold=%s error=%s; "
+        "retried once the claim is older than the admission timeout",
+        store_id,
+        visit_id,
+        hold_id,
+        reason,
+    )
+    return RecoveredAdmission(
+        store_id=store_id,
+        visit_id=visit_id,
+        outcome=RecoveryOutcome.FAILED,
+        hold_id=hold_id,
+        error=reason,
+    )

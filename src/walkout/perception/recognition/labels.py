@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,45 @@ from walkout.recording._files import write_json
 logger = logging.getLogger(__name__)
 
 LABELS_FORMAT = "walkout-recognition-labels/1"
+
+# Maximum number of ids that an error message lists.
+MAX_LISTED_IDS = 20
+
+
+def _id_list(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:MAX_LISTED_IDS])
+    more = len(ids) - MAX_LISTED_IDS
+    return f"[{shown}, ... and {more} more]" if more > 0 else f"[{shown}]"
+
+
+def check_fine_ids(ids: Sequence[int], *, source: str, fix: str) -> None:
+    """Raise ``ModelFileError`` unless ``ids`` are 0 to N-1, each once.
+
+    Output i of the network is fine class i, so a duplicated id would give
+    one output two classes and a gap would leave an output without a class.
+    ``source`` names the file and field, and ``fix`` is the advice that ends
+    the message.
+    """
+    count = len(ids)
+    duplicated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    missing = sorted(set(range(count)) - set(ids))
+    out_of_range = sorted({i for i in ids if not 0 <= i < count})
+    if not (duplicated or missing or out_of_range):
+        return
+    problems = [
+        f"{label} {_id_list(values)}"
+        for label, values in (
+            ("duplicated ids", duplicated),
+            ("missing ids", missing),
+            ("ids outside the range", out_of_range),
+        )
+        if values
+    ]
+    raise ModelFileError(
+        f"{source}: the {count} fine class ids must be 0 to {count - 1}, each "
+        f"once, because output i of the model is class i. Found "
+        f"{'; '.join(problems)}. {fix}"
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,7 @@ class ClassMap:
         paths that this reader ignores. Fine ids must run from 0 without gaps.
         """
         fine: dict[int, tuple[str, int]] = {}
+        fine_ids: list[int] = []
         coarse_names: dict[int, str] = {}
         try:
             with path.open(newline="", encoding="utf-8") as handle:
@@ -61,14 +103,18 @@ class ClassMap:
                     field.strip() for field in row[:4]
                 )
                 fine[int(fine_id)] = (fine_name, int(coarse_id))
+                fine_ids.append(int(fine_id))
                 coarse_names[int(coarse_id)] = coarse_name
             except ValueError as error:
                 raise ModelFileError(
                     f"{path}:{line_number}: invalid class row {row!r}. Expected "
                     "fine name, fine id, coarse name, coarse id"
                 ) from error
-        if sorted(fine) != list(range(len(fine))):
-            raise ModelFileError(f"{path}: fine class ids do not run from 0 to N-1")
+        check_fine_ids(
+            fine_ids,
+            source=f"{path}, column 2 (fine id)",
+            fix="Number the fine classes 0 to N-1, one row each.",
+        )
         return cls(
             fine_names=tuple(fine[i][0] for i in range(len(fine))),
             coarse_of_fine=tuple(fine[i][1] for i in range(len(fine))),
@@ -134,7 +180,7 @@ class LabelsFile:
                 f"expected {LABELS_FORMAT!r}"
             )
         try:
-            entries = sorted(document["fine"], key=lambda entry: int(entry["id"]))
+            entries = _fine_entries(path, document["fine"])
             classes = ClassMap(
                 fine_names=tuple(str(entry["name"]) for entry in entries),
                 coarse_of_fine=tuple(int(entry["coarse_id"]) for entry in entries),
@@ -160,6 +206,27 @@ class LabelsFile:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFileError(f"{path}: invalid labels file: {error}") from error
+
+
+def _fine_entries(path: Path, entries: object) -> list[dict[str, Any]]:
+    """Check the ids of the labels file's ``fine`` entries and sort them by id."""
+    if not isinstance(entries, list) or not all(
+        isinstance(entry, dict) for entry in entries
+    ):
+        raise ValueError("'fine' must be a list of objects")
+    for index, entry in enumerate(entries):
+        fine_id = entry.get("id")
+        if isinstance(fine_id, bool) or not isinstance(fine_id, int):
+            raise ValueError(
+                f"'fine' entry {index} has id {fine_id!r}, which is not an integer"
+            )
+    check_fine_ids(
+        [entry["id"] for entry in entries],
+        source=f"{path}, field 'fine', key 'id'",
+        fix="Give every model output one entry, or write the labels file again "
+        "with 'walkout vision train'.",
+    )
+    return sorted(entries, key=lambda entry: int(entry["id"]))
 
 
 def set_temperature(path: Path, temperature: float) -> None:

@@ -6,6 +6,9 @@ Pure numpy and Pillow, so that inference never imports torch.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,18 @@ logger = logging.getLogger(__name__)
 LITE_MEAN = (0.498, 0.498, 0.498)
 LITE_STD = (0.502, 0.502, 0.502)
 
+# Image files above this many pixels are rejected before decoding, because an
+# RGB decode takes 3 bytes per pixel (about 537 MB at the limit). It equals
+# the size above which Pillow 13 raises DecompressionBombError by default,
+# about 13,400 x 13,400 px, so photos of up to 179 Mpx load.
+MAX_IMAGE_PIXELS = 178_956_970
+# Files above this many pixels load with a logged warning. It equals Pillow
+# 13's default Image.MAX_IMAGE_PIXELS, above which Pillow would emit its own
+# DecompressionBombWarning.
+LARGE_IMAGE_PIXELS = 89_478_485
+
 ImageInput = Image.Image | npt.NDArray[np.uint8] | Path | str
+Logits = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -89,16 +103,55 @@ def load_rgb(image: ImageInput) -> Image.Image:
         return Image.fromarray(image, mode="RGB")
     path = Path(image)
     try:
-        with Image.open(path) as opened:
-            # Phones store photos sideways and record the turn in EXIF.
-            upright = ImageOps.exif_transpose(opened)
-            return _to_rgb(upright)
+        # _check_pixel_count replaces Pillow's size warning with one that
+        # names the file. NOTE: catch_warnings changes the process-wide
+        # filters, so other threads' warnings of this class are hidden too.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                _check_pixel_count(path, opened.size)
+                # Phones store photos sideways and record the turn in EXIF.
+                upright = ImageOps.exif_transpose(opened)
+                return _to_rgb(upright)
     except FileNotFoundError as error:
         raise ImageLoadError(f"image not found: {path}") from error
     except IsADirectoryError as error:
         raise ImageLoadError(f"{path} is a folder, not an image file") from error
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        # Pillow checks the size inside Image.open, before the size is
+        # visible here, and states the pixel count only in its message.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageLoadError(_too_large_message(path, pixels)) from error
+    except (OSError, UnidentifiedImageError) as error:
         raise ImageLoadError(f"cannot decode image {path}: {error}") from error
+
+
+def _too_large_message(path: Path, pixels: str) -> str:
+    return (
+        f"image {path} has {pixels}, above the limit of {MAX_IMAGE_PIXELS:,} "
+        "pixels that guards against decompression bombs. Scale it down first; "
+        "the recogniser looks at a few hundred pixels per side"
+    )
+
+
+def _check_pixel_count(path: Path, size: tuple[int, int]) -> None:
+    """Reject images above MAX_IMAGE_PIXELS and log those above LARGE_IMAGE_PIXELS."""
+    width, height = size
+    pixels = width * height
+    if pixels > MAX_IMAGE_PIXELS:
+        raise ImageLoadError(
+            _too_large_message(path, f"{width} x {height} = {pixels:,} pixels")
+        )
+    if pixels > LARGE_IMAGE_PIXELS:
+        logger.warning(
+            "large image %s: %d x %d = %d pixels, which take about %d MB to decode",
+            path,
+            width,
+            height,
+            pixels,
+            pixels * 3 // 1_000_000,
+        )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -157,3 +210,24 @@ def preprocess_batch(
     if not images:
         return np.zeros((0, 3, spec.size, spec.size), dtype=np.float32)
     return np.stack([preprocess(image, spec) for image in images])
+
+
+def mirror_averaged(
+    run: Callable[[npt.NDArray[np.float32]], Logits],
+    batch: npt.NDArray[np.float32],
+    spec: Preprocessing,
+) -> Logits:
+    """Run the network on a batch, and on its mirror when ``spec.mirror_average``.
+
+    ``batch`` is an ``(N, 3, H, W)`` network input and ``run`` returns its
+    ``(N, C)`` logits. With ``mirror_average`` the result is the mean of the
+    logits of the batch and of its left-right mirror. ONNX inference and the
+    validation during training (which wraps the torch model in ``run``) both
+    call this, so they average the same way.
+    """
+    logits = run(batch)
+    if not spec.mirror_average:
+        return logits
+    mirrored = np.ascontiguousarray(batch[..., ::-1])
+    averaged: Logits = (logits + run(mirrored)) / 2
+    return averaged

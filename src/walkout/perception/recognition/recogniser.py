@@ -18,6 +18,7 @@ from walkout.perception.recognition.labels import ClassMap, LabelsFile, labels_p
 from walkout.perception.recognition.preprocess import (
     ImageInput,
     Preprocessing,
+    mirror_averaged,
     preprocess_batch,
 )
 
@@ -131,16 +132,14 @@ class Recogniser:
             batch = preprocess_batch(
                 list(images[start : start + self.batch_size]), self.preprocessing
             )
-            (output,) = self._session.run(None, {self._input_name: batch})
-            logits = np.asarray(output, dtype=np.float32)
-            if self.preprocessing.mirror_average:
-                mirrored = np.ascontiguousarray(batch[..., ::-1])
-                (output,) = self._session.run(None, {self._input_name: mirrored})
-                logits = (logits + np.asarray(output, dtype=np.float32)) / 2
-            chunks.append(logits)
+            chunks.append(mirror_averaged(self._run, batch, self.preprocessing))
         if not chunks:
             return np.zeros((0, self.classes.num_fine), dtype=np.float32)
         return np.concatenate(chunks)
+
+    def _run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        (output,) = self._session.run(None, {self._input_name: batch})
+        return np.asarray(output, dtype=np.float32)
 
     def probabilities(self, images: Sequence[ImageInput]) -> npt.NDArray[np.float32]:
         """Return the ``(N, num_classes)`` softmax probabilities of the images."""

@@ -34,6 +34,7 @@ from walkout.perception.recognition.network import (
 from walkout.perception.recognition.preprocess import (
     Preprocessing,
     load_rgb,
+    mirror_averaged,
     normalise,
     resize_and_crop,
 )
@@ -172,17 +173,19 @@ def predict_logits(
     """Run ``model`` in eval mode on decoded images preprocessed by ``spec``."""
     model.eval()
     outputs: list[npt.NDArray[np.float32]] = []
+
+    def run(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        inputs = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+        logits: npt.NDArray[np.float32] = model(inputs).numpy()
+        return logits
+
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             chunk = [
                 resize_and_crop(i, spec) for i in images[start : start + batch_size]
             ]
-            inputs = _batch_tensor(chunk, spec)
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-            logits = model(inputs)
-            if spec.mirror_average:
-                logits = (logits + model(inputs.flip(3))) / 2
-            outputs.append(logits.numpy())
+            batch = np.stack([normalise(image, spec) for image in chunk])
+            outputs.append(mirror_averaged(run, batch, spec))
     return np.concatenate(outputs)
 
 
