@@ -7,10 +7,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from live_fakes import LiveClock, enter, sign_up
+from live_fakes import (
+    LIVE_ADMIN_EMAIL,
+    LIVE_ADMIN_PASSWORD,
+    LiveClock,
+    RecordingProvider,
+    enter,
+    live_settings,
+    log_in,
+    sign_up,
+)
 from starlette.websockets import WebSocketDisconnect
 
 from walkout.db.live_models import LiveInput
+from walkout.db.migrate import upgrade
+from walkout.service.app import create_app
 
 
 def batch(batch_id: str, **streams: Any) -> dict[str, Any]:
@@ -191,6 +202,37 @@ def test_reading_dated_ahead_is_rejected_and_leaves_its_plate_open(
     live_clock.advance(300.0)
     assert send("d", 316.0, plates[0]).status_code == 201
     assert stored_inputs(live_any_client, live_any_store_id) == 3
+
+
+def test_reading_lead_follows_the_setting(
+    live_sqlite_url: str,
+    live_clock: LiveClock,
+    live_provider: RecordingProvider,
+    live_store_document: dict[str, Any],
+) -> None:
+    upgrade(live_sqlite_url)
+    settings = live_settings(live_sqlite_url, max_reading_lead_s=200.0)
+    app = create_app(settings, provider=live_provider, clock=live_clock)
+    plate = first_plate(live_store_document)
+    with TestClient(app) as client:
+        admin = log_in(client, LIVE_ADMIN_EMAIL, LIVE_ADMIN_PASSWORD)
+        created = client.post(
+            "/stores", json={"document": live_store_document}, headers=admin
+        )
+        url = f"/stores/{created.json()['id']}/sensors/batches"
+
+        def send(batch_id: str, t: float) -> Any:
+            body = batch(batch_id, weights=weights([t], [plate], [1.0]))
+            return client.post(url, json=body, headers=admin)
+
+        stored = send("a", 10.0)
+        within = send("b", 150.0)
+        beyond = send("c", 400.0)
+
+    assert stored.status_code == 201, stored.text
+    assert within.status_code == 201, within.text
+    assert beyond.status_code == 422, beyond.text
+    assert "at most 200 s" in beyond.json()["error"]["message"]
 
 
 BAD_BATCHES = [

@@ -77,7 +77,13 @@ def require_sensor_writer(session: Session, account: Account, store_id: str) -> 
 
 def _store(context: ServiceContext, store_id: str, batch: SensorBatch) -> BatchAck:
     with context.session_factory() as session:
-        return store_batch(session, store_id, batch, now=context.clock())
+        return store_batch(
+            session,
+            store_id,
+            batch,
+            now=context.clock(),
+            max_lead_s=context.settings.max_reading_lead_s,
+        )
 
 
 @router.post(

@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 # Rows per stream in one batch; about a minute of a 120-plate store at 60 Hz.
 MAX_ROWS = 500_000
-# How far a reading may be dated ahead of the store's sensor clock.
-MAX_READING_LEAD_S = 60.0
 
 _NAME = re.compile(r"^[\x21-\x7e]{1,64}$")
 _JOINT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -308,7 +306,7 @@ def store_batch(
     batch: SensorBatch,
     *,
     now: datetime,
-    max_lead_s: float = MAX_READING_LEAD_S,
+    max_lead_s: float,
 ) -> BatchAck:
     """Validate ``batch`` and commit it as an input of ``store_id``'s stream.
 
