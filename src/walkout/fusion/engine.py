@@ -263,14 +263,24 @@ class FusionEngine:
 
         # Shares: a multi-unit take with a second shopper's fresh reach at
         # its plate is one unit per shopper.
-        shares = self._unit_shares(event, score.action, best, accounts, track_scores)
+        shares, split_reason = self._unit_shares(
+            event, score.action, best, accounts, track_scores
+        )
+        if len(shares) > 1:
+            # The accounts that got a unit no longer compete for the chosen
+            # account's units, so only the others can make its line doubtful.
+            sharing = {share.account for share, _ in shares if share is not None}
+            rivals = [a for a in accounts if a is chosen or a.account not in sharing]
+            shopper_reason = self._shopper_reason(rivals)
         parts: list[DecidedEvent] = []
         for share, qty in shares:
             if share is None or share is chosen:
-                review_reason = product_reason or shopper_reason
+                review_reason = product_reason or split_reason or shopper_reason
                 evidence = tuple(raw_accounts)
             else:
-                review_reason = product_reason or self._shopper_reason([share])
+                review_reason = (
+                    product_reason or split_reason or self._shopper_reason([share])
+                )
                 evidence = (share,)
             decided = DecidedEvent(
                 t=event.t_mid,
@@ -397,13 +407,16 @@ class FusionEngine:
         best: ProductHypothesis,
         accounts: list[AccountScore],
         track_scores: list[TrackScore],
-    ) -> list[tuple[AccountScore | None, int]]:
-        """Return (account, units) pairs that together make up the event."""
+    ) -> tuple[list[tuple[AccountScore | None, int]], str | None]:
+        """Return (account, units) pairs that together make up the event, and
+        ``ambiguous_shopper`` when the units do not divide one per grabbing
+        account."""
         chosen = accounts[0] if accounts else None
         if action != TAKE or best.qty < 2 or chosen is None or chosen.reach is None:
-            return [(chosen, best.qty)]
+            return [(chosen, best.qty)], None
 
-        # Fresh reaches of other accounts that arrived during the change.
+        # Fresh reaches of other accounts that arrived during the change and
+        # stayed at the plate long enough to lift an item.
         extra: list[AccountScore] = []
         seen = {chosen.account}
         for score in track_scores:
@@ -413,6 +426,8 @@ class FusionEngine:
             if score.distance_m > self.params.unit_split_max_distance_m:
                 continue
             if score.p < self.params.unit_split_min_p:
+                continue
+            if reach.leave_t - reach.arrive_t < self.params.grab_min_dwell_s:
                 continue
             if not event.t_start - self.params.onset_lead_s <= reach.arrive_t:
                 continue
@@ -429,9 +444,14 @@ class FusionEngine:
             extra.append(
                 AccountScore(account, score.p, score.track, score.distance_m, reach)
             )
-        extra = extra[: best.qty - 1]
         if not extra:
-            return [(chosen, best.qty)]
+            return [(chosen, best.qty)], None
+        # Each grab moved at least one unit, but the merged change does not
+        # show how many each. With more grabbing accounts than units, which of
+        # them took nothing is a guess, and with fewer, which of them took
+        # the remaining units is a guess (they go to the chosen account).
+        reason = AMBIGUOUS_SHOPPER if len(extra) != best.qty - 1 else None
+        extra = extra[: best.qty - 1]
         logger.info(
             "store %s: %d units of %s on plate %s at t=%.2f shared by accounts %s",
             self.store.info.id,
@@ -445,7 +465,7 @@ class FusionEngine:
             (chosen, best.qty - len(extra))
         ]
         shares.extend((account, 1) for account in extra)
-        return shares
+        return shares, reason
 
     def _split_by_sign(self, event: ShelfEvent) -> list[ShelfEvent]:
         """Split an event whose plates moved in opposite directions.
@@ -477,16 +497,26 @@ class FusionEngine:
         if len(event.changes) < 2 or self.mode is AccountMode.ANONYMOUS:
             return []
 
-        # Plates with confident evidence of their own name their account.
+        # Plates with confident evidence of their own name their account: a
+        # plate that carried part of the change, and a wrist that came close
+        # enough to grab from it. A plate moved only by coupling, or a hand
+        # that stayed out of reach, is no evidence of who lifted the item.
         # NOTE: below split_min_p a merged change of two shoppers' different
         # products stays whole and is read as units of one product.
+        total = sum(abs(change.delta_g) for change in event.changes)
         owner: dict[int, str] = {}
         for index, change in enumerate(event.changes):
+            if abs(change.delta_g) < self.params.carrying_min_share * total:
+                continue
             single = ShelfEvent((change,))
             scores = self._track_scores(single, self._used_reaches)
             accounts, _ = self._account_scores(single, scores)
-            confident = accounts and accounts[0].p >= self.params.split_min_p
-            if confident and accounts[0].track is not None:
+            if not accounts or accounts[0].p < self.params.split_min_p:
+                continue
+            distance = accounts[0].distance_m
+            if accounts[0].track is None or distance is None:
+                continue
+            if distance <= self.params.unit_split_max_distance_m:
                 owner[index] = accounts[0].account
         if len(set(owner.values())) < 2:
             return []

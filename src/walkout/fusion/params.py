@@ -273,12 +273,15 @@ class FusionParams:
     larger events stay whole."""
 
     unit_split_max_distance_m: float = 0.15
-    """Maximum wrist-to-plate distance of a second shopper's fresh reach for
-    one unit of a multi-unit change to go to that shopper.
+    """Maximum wrist-to-plate distance of a hand that counts as grabbing from
+    a plate when an event is split between shoppers.
 
     A multi-unit change with two fresh reaches at its onset is most likely
-    two one-unit grabs that the load cells could not separate. Raising it
-    splits more changes, and lowering it charges more grabs to one shopper.
+    two one-unit grabs that the load cells could not separate, so a second
+    shopper's reach this close gets one unit. A plate of a multi-plate event
+    names its own shopper only when that shopper's wrist came this close.
+    Raising it splits more changes, and lowering it charges more grabs to
+    one shopper.
     """
 
     unit_split_min_p: float = 0.2
@@ -288,6 +291,18 @@ class FusionParams:
     hand passing the plate on its way to another one scores near zero and
     must not be charged a unit. Raising it keeps more multi-unit takes with
     one shopper, and lowering it lets passing hands take units.
+    """
+
+    grab_min_dwell_s: float = 0.4
+    """Shortest reach, from arrival to leaving, of a second shopper's hand
+    that gets one unit of a multi-unit change.
+
+    Lifting an item takes the hand to it, closes the grip and lifts, so the
+    wrist stays at the plate for most of a second (an estimate). The
+    simulator's grabbing hands stay 1 to 3 s. A hand passing the plate on
+    its way elsewhere stays within ``reach_near_m`` for one or two samples
+    at 15 Hz. Raising it charges more two-shopper changes to one shopper,
+    and lowering it lets passing hands take units. Zero turns the check off.
     """
 
     solver_candidates: int = 3
@@ -358,6 +373,11 @@ class FusionParams:
             raise ValueError(
                 "default_units_per_plate must not be negative, "
                 f"got {self.default_units_per_plate}"
+            )
+        if self.grab_min_dwell_s < 0:
+            raise ValueError(
+                "grab_min_dwell_s must not be negative (0 turns the check off), "
+                f"got {self.grab_min_dwell_s}"
             )
         if self.solver_candidates < 1 or self.solver_max_events < 1:
             raise ValueError(
