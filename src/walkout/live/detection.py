@@ -9,7 +9,10 @@ return to the old level (a lean or a press) within ``max_excursion_s`` has
 been seen. An event is decided once every reporting plate is final past its
 end by ``group_margin_s`` more, so that no later change can still join it,
 and events are handed out in the order replay decides them (by end, then
-start). Each event is handed out once.
+start). Each event is handed out once. A change across a reading gap starts
+before the gap and can be far longer than other changes, so after a plate
+resumes, nothing later than the start of its gap is decided until the change
+across the gap is final.
 
 ``undecided_activity`` returns, per plate, since when it has readings that no
 handed-out event covers, so that a visit whose shopper was nowhere near
@@ -74,6 +77,9 @@ class _PlateBuffer:
     collected: list[tuple[float, float]] = field(default_factory=list)
     # Time of the first reading kept after the buffer was last trimmed.
     trimmed_from: float = -math.inf
+    # Pauses longer than max_gap_s in the kept readings, oldest first, each
+    # as the times of the last reading before it and the first after it.
+    pauses: list[tuple[float, float]] = field(default_factory=list)
     dirty: bool = False
 
     def arrays(self) -> tuple[FloatArray, FloatArray]:
@@ -84,14 +90,42 @@ class _PlateBuffer:
             return np.empty(0), np.empty(0)
         return self.t_chunks[0], self.g_chunks[0]
 
-    def trim(self, keep_from: float) -> None:
+    def trim(self, history_s: float, max_gap_s: float) -> None:
+        """Drop readings older than ``history_s`` of reporting time.
+
+        Pauses longer than ``max_gap_s`` do not count towards the history, so
+        after a long gap the readings before it stay until the change across
+        the gap is final. Memory stays bounded by ``history_s`` of readings.
+        """
         t, g = self.arrays()
+        keep_from = self.last_t - history_s
+        for pause_start, pause_end in reversed(self.pauses):
+            if pause_end <= keep_from:
+                break
+            keep_from -= pause_end - max(pause_start, keep_from)
         start = int(np.searchsorted(t, keep_from, side="left"))
         if start > 0:
             self.t_chunks = [t[start:]]
             self.g_chunks = [g[start:]]
             self.trimmed_from = float(t[start]) if start < t.size else keep_from
         self.collected = [window for window in self.collected if window[1] >= keep_from]
+        self.pauses = [pause for pause in self.pauses if pause[1] >= keep_from]
+
+    def note_pauses(self, times: FloatArray, max_gap_s: float) -> None:
+        """Record the pauses before and inside ``times``, the next readings.
+
+        A reading with a bad clock, far ahead of the plate's others, looks
+        like the end of a pause until the next readings go back before it,
+        and such pauses are dropped.
+        """
+        previous = [chunk[-1] for chunk in self.t_chunks[-1:] if chunk.size]
+        edges = np.concatenate((previous, times))
+        later_min = np.minimum.accumulate(edges[::-1])[::-1]
+        self.pauses = [pause for pause in self.pauses if pause[1] <= later_min[0]]
+        for index in np.flatnonzero(np.diff(edges) > max_gap_s).tolist():
+            end = float(edges[index + 1])
+            if later_min[index + 1] >= end:
+                self.pauses.append((float(edges[index]), end))
 
     def seen(self, change: PlateChange, tolerance_s: float) -> bool:
         """Return whether a change overlapping ``change`` was collected already."""
@@ -104,9 +138,11 @@ class _PlateBuffer:
 class StreamingDetector:
     """Shelf events of one store from readings that arrive in time order per plate.
 
-    ``stall_s``: a plate whose last reading is this much older than the
-    median plate's has stopped reporting, and events are decided without
-    waiting for it.
+    ``history_s``: seconds of readings kept per plate, not counting pauses
+    longer than ``max_gap_s``, so that a change across a reading gap keeps
+    the stable level before the gap. ``stall_s``: a plate whose last reading
+    is this much older than the median plate's has stopped reporting, and
+    events are decided without waiting for it.
     """
 
     def __init__(
@@ -138,7 +174,9 @@ class StreamingDetector:
         if t.size == 0:
             return
         buffer = self._plates.setdefault(plate, _PlateBuffer())
-        buffer.t_chunks.append(np.asarray(t, dtype=np.float64))
+        times = np.asarray(t, dtype=np.float64)
+        buffer.note_pauses(times, self.params.max_gap_s)
+        buffer.t_chunks.append(times)
         buffer.g_chunks.append(np.asarray(g, dtype=np.float64))
         buffer.last_t = max(buffer.last_t, float(t[-1]))
         buffer.dirty = True
@@ -174,8 +212,21 @@ class StreamingDetector:
         return self._decided_until
 
     def frontier(self) -> float:
-        """Return the end time up to which events can be decided now."""
-        return self.active_last_t() - self.plate_margin - self.group_margin
+        """Return the end time up to which events can be decided now.
+
+        Besides the margins behind the reporting plates, the frontier stays
+        ``group_margin`` before the start of any pause that ended less than
+        ``plate_margin + CHANGE_WINDOW_S`` before its plate's last reading. A
+        change across that pause starts before it, may not be collected yet,
+        and may join events that end during the pause.
+        """
+        frontier = self.active_last_t() - self.plate_margin - self.group_margin
+        wait = self.plate_margin + CHANGE_WINDOW_S
+        for buffer in self._plates.values():
+            for pause_start, pause_end in buffer.pauses:
+                if pause_end > buffer.last_t - wait:
+                    frontier = min(frontier, pause_start - self.group_margin)
+        return frontier
 
     def ready_events(self) -> list[ShelfEvent]:
         """Return the events that became final since the last call, in replay order."""
@@ -339,4 +390,4 @@ class StreamingDetector:
                     continue
                 buffer.collected.append((change.t_start, change.t_end))
                 self._pool.append(change)
-            buffer.trim(buffer.last_t - self.history_s)
+            buffer.trim(self.history_s, self.params.max_gap_s)

@@ -11,13 +11,17 @@ Each plate is processed on its own. The pipeline per plate is:
    deviation in a centred window. The other is the difference between the
    means of the window's right and left halves, a step detector that still
    fires on plates whose noise is large.
-4. Keep runs of settled samples that last at least ``min_stable_s``. These
-   are the stable stretches, and each has a level at its start and at its
-   end.
+4. Keep runs of settled samples that last at least ``min_stable_s``, or
+   ``min_edge_stable_s`` for a run that a gap or the end of the readings
+   cuts short. These are the stable stretches, and each has a level at its
+   start and at its end.
 5. Compare the level at the end of each stretch with the level at the start
    of the next. A difference of at least ``min_delta_g`` is a change.
    Changes that return to the old level within ``max_excursion_s`` (a lean
-   or a press) are dropped.
+   or a press) are dropped. Where a gap lies between the two stretches, the
+   readings next to it show whether the level moved before, during or after
+   the gap, and a change that happened while the plate sent nothing spans
+   the gap (see ``_gap_window``).
 
 Changes on neighbouring plates of one shelf whose windows overlap are then
 grouped into shelf events.
@@ -104,6 +108,15 @@ class DetectorParams:
     brief pauses during a take but can merge two takes close in time;
     lowering it can report an intermediate pause as its own change."""
 
+    min_edge_stable_s: float = 0.1
+    """Shortest settled run that counts as a stable level where a gap or the
+    end of the readings cuts it short. A plate that stops reporting soon
+    after a take leaves only a fraction of a second at the new level before
+    the gap, and without this run the take has no level after it when the
+    readings never resume. Raising it drops such takes. Lowering it lets a
+    few quiet readings mid-transient pass as a level, which gives a change of
+    the wrong size."""
+
     level_window_s: float = 1.0
     """Length of the part of a stable stretch next to a change whose mean is
     the level. Raising it lowers the noise of the level but lets drift bias
@@ -176,6 +189,8 @@ class PlateAnalysis:
     tail_n: IndexArray
     half_window: int
     """Half-width of the stability window in samples."""
+    breaks: IndexArray
+    """Indices of the first reading after each pause longer than ``max_gap_s``."""
 
 
 def detect_events(
@@ -226,7 +241,7 @@ def detect_plate_changes(
     candidates = np.flatnonzero(np.abs(deltas) >= params.min_delta_g)
     if candidates.size == 0:
         return []
-    windows = _change_windows(analysis, candidates)
+    windows = _change_windows(analysis, candidates, params)
 
     # Drop leans and presses: runs of changes that return to the old level.
     kept = _drop_excursions(analysis, candidates, windows, params)
@@ -271,6 +286,7 @@ def analyse_plate(
     median_size = max(1, round(params.median_window_s / dt) | 1)
     half_window = max(1, round(params.stability_window_s / dt / 2))
     min_stable = max(1, round(params.min_stable_s / dt))
+    min_edge_stable = max(1, round(params.min_edge_stable_s / dt))
     level_size = max(1, round(params.level_window_s / dt))
 
     # The filters run on each gap-free segment alone.
@@ -289,7 +305,7 @@ def analyse_plate(
     step_limit = params.step_fraction * params.min_delta_g
     settled = (rolling_sd <= sd_limit) & (step <= step_limit)
 
-    starts, ends = _runs(settled, breaks, min_stable)
+    starts, ends = _runs(settled, breaks, min_stable, min_edge_stable)
     analysis = PlateAnalysis(
         plate=series.plate,
         t=t,
@@ -307,6 +323,7 @@ def analyse_plate(
         tail_sd=np.empty(0),
         tail_n=np.empty(0, dtype=np.intp),
         half_window=half_window,
+        breaks=breaks,
     )
     _measure_levels(analysis, level_size)
     return analysis
@@ -479,11 +496,16 @@ def _rolling_stats(values: FloatArray, half: int) -> tuple[FloatArray, FloatArra
 
 
 def _runs(
-    settled: BoolArray, breaks: IndexArray, min_length: int
+    settled: BoolArray, breaks: IndexArray, min_length: int, min_edge_length: int
 ) -> tuple[IndexArray, IndexArray]:
     """Return start and end indices of settled runs of at least ``min_length``.
 
     A gap (an index in ``breaks``) ends a run even when both sides are settled.
+    A run that ends at a gap or at the end of the readings needs only
+    ``min_edge_length`` samples, or ``min_length`` if that is smaller. Runs
+    that start at a gap or at the first reading get no such allowance,
+    because a live caller's trimmed buffer starts wherever it was cut, often
+    inside a transient.
     """
     edges = np.diff(settled.astype(np.int8), prepend=0, append=0)
     starts = np.flatnonzero(edges == 1)
@@ -493,7 +515,9 @@ def _runs(
         cut = breaks[inside]
         starts = np.sort(np.concatenate((starts, cut)))
         ends = np.sort(np.concatenate((ends, cut)))
-    long_enough = ends - starts >= min_length
+    at_edge = np.isin(ends, breaks) | (ends == settled.size)
+    needed = np.where(at_edge, min(min_edge_length, min_length), min_length)
+    long_enough = ends - starts >= needed
     return starts[long_enough], ends[long_enough]
 
 
@@ -523,29 +547,98 @@ def _measure_levels(analysis: PlateAnalysis, level_size: int) -> None:
 
 
 def _change_windows(
-    analysis: PlateAnalysis, boundaries: IndexArray
+    analysis: PlateAnalysis, boundaries: IndexArray, params: DetectorParams
 ) -> list[tuple[float, float]]:
-    """Return the unsettled window of each boundary between stretches.
+    """Return the time window of the change at each boundary between stretches.
+
+    A boundary without a gap gets the window of its unsettled readings (see
+    ``_unsettled_window``), and one with a gap gets ``_gap_window``.
+    """
+    windows = []
+    for boundary in boundaries.tolist():
+        first_unsettled = int(analysis.ends[boundary])
+        next_start = int(analysis.starts[boundary + 1])
+        # A break at either edge means a stretch runs up to the gap.
+        inside = (analysis.breaks >= first_unsettled) & (analysis.breaks <= next_start)
+        gaps = analysis.breaks[inside]
+        if gaps.size == 0:
+            windows.append(_unsettled_window(analysis, first_unsettled, next_start - 1))
+        else:
+            windows.append(
+                _gap_window(analysis, boundary, int(gaps[0]), int(gaps[-1]), params)
+            )
+    return windows
+
+
+def _unsettled_window(analysis: PlateAnalysis, a: int, b: int) -> tuple[float, float]:
+    """Return the window of the unsettled readings ``a`` to ``b`` (inclusive).
 
     The settled flag turns off half a stability window before a disturbance
     and back on half a window after it, so the window is trimmed by that much
     on both sides, down to the middle sample when it is shorter.
     """
-    t = analysis.t
     half = analysis.half_window
-    first_unsettled = analysis.ends[boundaries]
-    last_unsettled = analysis.starts[boundaries + 1] - 1
-    windows = []
-    for a, b in zip(first_unsettled.tolist(), last_unsettled.tolist(), strict=True):
-        if a > b:
-            # Both stretches touch a gap: the change happened while no readings came.
-            windows.append((float(t[a - 1]), float(t[b + 1])))
-            continue
-        core_a, core_b = a + half, b - half
-        if core_a > core_b:
-            core_a = core_b = (a + b) // 2
-        windows.append((float(t[core_a]), float(t[core_b])))
-    return windows
+    core_a, core_b = a + half, b - half
+    if core_a > core_b:
+        core_a = core_b = (a + b) // 2
+    return float(analysis.t[core_a]), float(analysis.t[core_b])
+
+
+def _gap_window(
+    analysis: PlateAnalysis,
+    boundary: int,
+    first_break: int,
+    last_break: int,
+    params: DetectorParams,
+) -> tuple[float, float]:
+    """Return the window of a change whose unsettled readings contain a gap.
+
+    The readings after the stable stretch and before the first gap (``pre``)
+    and those after the last gap and before the next stretch (``post``) are
+    compared with the old and the new level. Each side's level is the median
+    of the filtered readings next to the gap, or the stretch's own level when
+    the side has no readings. The change was complete before the gap when
+    ``pre`` already sits at the new level, and it came after the gap when
+    ``post`` still sits at the old level. Otherwise it happened, at least in
+    part, while the plate sent nothing, so the window spans the gap. It
+    starts at the last reading before the gap, or earlier where ``pre``
+    leaves the old level. It ends at the first reading after the gap, or
+    later where ``post`` is still settling. A level counts as reached within
+    the step limit (``step_fraction`` of ``min_delta_g``), or within half the
+    change when the change is smaller than twice that.
+    """
+    t, smooth, half = analysis.t, analysis.smooth, analysis.half_window
+    a = int(analysis.ends[boundary])
+    b = int(analysis.starts[boundary + 1]) - 1
+    old = float(analysis.tail_level[boundary])
+    new = float(analysis.head_level[boundary + 1])
+    limit = min(params.step_fraction * params.min_delta_g, 0.5 * abs(new - old))
+
+    has_pre = first_break > a
+    has_post = b >= last_break
+    level_pre = (
+        float(np.median(smooth[max(a, first_break - half) : first_break]))
+        if has_pre
+        else old
+    )
+    level_post = (
+        float(np.median(smooth[last_break : min(b + 1, last_break + half)]))
+        if has_post
+        else new
+    )
+
+    if has_pre and abs(level_pre - new) < limit:
+        return _unsettled_window(analysis, a, first_break - 1)
+    if has_post and abs(level_post - old) < limit:
+        return _unsettled_window(analysis, last_break, b)
+
+    start = first_break - 1
+    if has_pre and abs(level_pre - old) >= limit:
+        start = min(a + half, first_break - 1)
+    end = last_break
+    if has_post and abs(level_post - new) >= limit:
+        end = max(b - half, last_break)
+    return float(t[start]), float(t[end])
 
 
 def _drop_excursions(
@@ -602,4 +695,5 @@ def _empty_analysis(plate: str, t: FloatArray, g: FloatArray) -> PlateAnalysis:
         tail_sd=np.empty(0),
         tail_n=empty_index,
         half_window=1,
+        breaks=empty_index,
     )
