@@ -33,6 +33,7 @@ SCENARIOS = [
     ("staff_restock", 1),
     ("crowd", 1),
     ("lost_track", 1),
+    ("sensor_faults", 5),
 ]
 
 
