@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -16,24 +17,67 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from walkout.perception.outputs import (
+    OutputPathError,
+    check_video_target,
+    check_writable_folder,
+)
 from walkout.perception.recognition.errors import ModelFileError
 from walkout.recording.errors import RecordingError
 
 logger = logging.getLogger(__name__)
 console = Console()
+error_console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    error_console.print(
+        f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False
+    )
+    return typer.Exit(2)
+
+
+def _describe_os_error(error: OSError) -> str:
+    """Return "FILE: reason" without Python's "[Errno N]" prefix where possible."""
+    if error.filename and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
+def _stop(bar: Progress) -> None:
+    # Stopping a bar that never started prints an empty line.
+    if bar.live.is_started:
+        bar.stop()
 
 
 def _parse_camera_map(text: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         video_id, sep, calibration_id = item.partition("=")
+        video_id, calibration_id = video_id.strip(), calibration_id.strip()
         if not sep or not video_id or not calibration_id:
             raise typer.BadParameter(
                 f"invalid camera map entry {item!r}; write VIDEO=CALIBRATION, "
-                "for example 3=5,5=9"
+                "for example 3=5,5=9",
+                param_hint="--camera-map",
             )
-        mapping[video_id.strip()] = calibration_id.strip()
+        if video_id in mapping:
+            raise typer.BadParameter(
+                f"video {video_id} is mapped twice ({video_id}={mapping[video_id]} "
+                f"and {item}); give each video one calibration",
+                param_hint="--camera-map",
+            )
+        mapping[video_id] = calibration_id
     return mapping
+
+
+def _check_seconds(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(
+            f"{value} is not a positive number of seconds; pass for example "
+            "--seconds 10, or leave it out to process the whole videos"
+        )
+    return value
 
 
 def perceive(
@@ -56,7 +100,10 @@ def perceive(
     ] = "",
     seconds: Annotated[
         float | None,
-        typer.Option(help="Process only the first SECONDS of each video."),
+        typer.Option(
+            help="Process only the first SECONDS of each video (a positive number).",
+            callback=_check_seconds,
+        ),
     ] = None,
     vision: Annotated[
         bool,
@@ -103,12 +150,10 @@ def perceive(
     try:
         from walkout.perception.perceive import perceive as run_perception
     except ImportError as error:
-        console.print(
-            f"[bold red]error:[/] perception needs the perception extra ({error}); "
-            "install it with: pip install 'walkout[perception]'",
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from error
+        raise _fail(
+            f"perception needs the perception extra ({error}); "
+            "install it with: pip install 'walkout[perception]'"
+        ) from error
 
     mapping = _parse_camera_map(camera_map)
     columns = (
@@ -118,30 +163,51 @@ def perceive(
         TextColumn("{task.fields[fps]:.1f} frames/s"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("frames", total=None, fps=0.0)
+    # The bar starts with the first frame, so input errors print without it.
+    bar = Progress(*columns, console=error_console)
+    task = bar.add_task("frames", total=None, fps=0.0)
 
-        def advance(done: int, total: int) -> None:
-            elapsed = bar.tasks[0].elapsed or 0.0
-            rate = done / elapsed if elapsed > 0 else 0.0
-            bar.update(task, completed=done, total=total, fps=rate)
+    def advance(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        elapsed = bar.tasks[0].elapsed or 0.0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        bar.update(task, completed=done, total=total, fps=rate)
 
-        try:
-            report = run_perception(
-                recording,
-                overlay=overlay,
-                progress=advance,
-                calibration_of=mapping,
-                max_seconds=seconds,
-                vision=vision,
-            )
-        except (RecordingError, ModelFileError) as error:
-            bar.stop()
-            console.print(
-                f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False
-            )
-            raise typer.Exit(2) from error
+    try:
+        report = run_perception(
+            recording,
+            overlay=overlay,
+            progress=advance,
+            calibration_of=mapping,
+            max_seconds=seconds,
+            vision=vision,
+        )
+    except ModelFileError as error:
+        _stop(bar)
+        raise _fail(
+            f"{error}. Pass --no-vision to track people without product recognition"
+        ) from error
+    except (RecordingError, OutputPathError) as error:
+        _stop(bar)
+        raise _fail(str(error)) from error
+    except OSError as error:
+        _stop(bar)
+        raise _fail(
+            f"{_describe_os_error(error)}. Nothing half-written was left; check "
+            "free space and permissions and run again"
+        ) from error
+    _stop(bar)
 
+    for warning in report.warnings:
+        error_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    for camera_id, lost in sorted(report.ended_early.items()):
+        error_console.print(
+            f"[yellow]warning:[/] camera {camera_id}: the video ended early or "
+            f"is damaged; {lost} frames could not be read",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(
         f"{report.frames} frames from cameras {', '.join(report.cameras)} in "
         f"{report.seconds:.1f} s ({report.frames_per_second:.1f} frames/s, "
@@ -182,19 +248,27 @@ def _perceive_video(
     try:
         from walkout.perception.image_tracks import perceive_video
     except ImportError as error:
-        console.print(
-            f"[bold red]error:[/] perception needs the perception extra ({error}); "
-            "install it with: pip install 'walkout[perception]'",
-            soft_wrap=True,
+        raise _fail(
+            f"perception needs the perception extra ({error}); "
+            "install it with: pip install 'walkout[perception]'"
+        ) from error
+    if out.exists() and not out.is_dir():
+        raise _fail(
+            f"--out {out}: is a file, but tracks.csv is written into a folder. "
+            "Give a folder path, for example --out tracks/"
         )
-        raise typer.Exit(2) from error
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        check_writable_folder(out, fix="Choose a writable folder with --out.")
+        if overlay is not None:
+            check_video_target(overlay, option="--overlay")
         report = perceive_video(
             video, out, overlay=overlay, stride=stride, max_seconds=seconds
         )
+    except OutputPathError as error:
+        raise _fail(str(error)) from error
     except OSError as error:
-        console.print(f"[bold red]error:[/] {error}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from error
+        raise _fail(_describe_os_error(error)) from error
     console.print(
         f"{report.frames} frames of {video} ({report.width}x{report.height}, "
         f"{report.fps:.1f} fps, stride {stride}) in {report.seconds:.1f} s "

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from walkout.perception.recognition.errors import RecognitionError
+from walkout.perception.outputs import OutputPathError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from walkout.perception.recognition.image_list import LabelledImage
+    from walkout.perception.recognition.labels import ClassMap
+    from walkout.perception.recognition.recogniser import Recogniser
+from walkout.perception.recognition.errors import ImageListError, RecognitionError
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -25,6 +43,38 @@ vision_app = typer.Typer(
 def _fail(message: str) -> typer.Exit:
     error_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
     return typer.Exit(2)
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[ProgressCallback]:
+    """Yield a (done, total) callback that draws a progress bar on stderr.
+
+    The bar appears with the first call, so errors found before any work
+    print without an empty bar.
+    """
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=error_console,
+        transient=True,
+    )
+    task = bar.add_task(label, total=None)
+
+    def advance(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield advance
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 @vision_app.command("train")
@@ -75,11 +125,16 @@ def train_command(
         ) from error
 
     from walkout.perception.recognition.network import variant_named
+    from walkout.perception.recognition.train import prepare_output_folder
 
     try:
         variant_named(backbone)
     except ValueError as error:
         raise _fail(f"--backbone: {error}") from error
+    try:
+        prepare_output_folder(out)
+    except OutputPathError as error:
+        raise _fail(f"--out {error}") from error
     config = TrainConfig(
         backbone=backbone,
         epochs=epochs,
@@ -98,10 +153,27 @@ def train_command(
             f"  ({report.seconds:.0f} s)"
         )
 
+    # Each stage replaces the bar of the stage before it.
+    stage_bar = ExitStack()
+    shown: dict[str, ProgressCallback] = {}
+
+    def show_stage(stage: str, done: int, total: int) -> None:
+        if stage not in shown:
+            stage_bar.close()
+            shown.clear()
+            shown[stage] = stage_bar.enter_context(_progress(stage))
+        shown[stage](done, total)
+
     try:
-        result = train(data, out, config, on_epoch=show_epoch)
-    except (RecognitionError, FileNotFoundError) as error:
+        with stage_bar:
+            result = train(data, out, config, on_epoch=show_epoch, on_stage=show_stage)
+    except (RecognitionError, FileNotFoundError, OutputPathError) as error:
         raise _fail(str(error)) from error
+    except OSError as error:
+        raise _fail(
+            f"cannot write the model to {out}: {error.strerror or error}. "
+            "Any earlier model there was left as it was"
+        ) from error
     for score in result.preprocessing_scores:
         candidate = score.preprocessing
         mirror = ", mirror average" if candidate.mirror_average else ""
@@ -127,11 +199,14 @@ def train_command(
 ImageListArgument = Annotated[
     Path,
     typer.Argument(
-        metavar="LIST", help="Image list with 'path, fine_id, coarse_id' lines."
+        metavar="list", help="Image list with 'path, fine_id, coarse_id' lines."
     ),
 ]
 ImageRootArgument = Annotated[
-    Path, typer.Argument(help="Folder that the list's image paths are relative to.")
+    Path,
+    typer.Argument(
+        metavar="root", help="Folder that the list's image paths are relative to."
+    ),
 ]
 ModelOption = Annotated[
     Path | None,
@@ -161,7 +236,8 @@ def eval_command(
 
     try:
         recogniser = Recogniser(model or DEFAULT_MODEL_PATH, threads=threads)
-        result = evaluate(image_list, root, recogniser)
+        with _progress("eval") as advance:
+            result = evaluate(image_list, root, recogniser, on_progress=advance)
     except ImportError as error:
         raise _fail(
             f"inference needs the perception extra ({error}). Install it with: "
@@ -213,7 +289,7 @@ def calibrate_command(
         recogniser = Recogniser(model_path, threads=threads)
         items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
         labels = [item.fine_id for item in items]
-        logits = recogniser.logits([item.path for item in items])
+        logits = _logits_with_progress(recogniser, image_list, items)
         temperature = fit_temperature(logits, labels)
     except ImportError as error:
         raise _fail(
@@ -221,9 +297,10 @@ def calibrate_command(
             "pip install 'walkout[perception]'"
         ) from error
     except RecognitionError as error:
-        raise _fail(
-            f"{image_list}: {error}. The labels file was not changed"
-        ) from error
+        message = str(error)
+        if not message.startswith(str(image_list)):
+            message = f"{image_list}: {message}"
+        raise _fail(f"{message}. The labels file was not changed") from error
     before = expected_calibration_error(
         softmax(logits / recogniser.temperature), labels
     )
@@ -259,7 +336,11 @@ def outputs_command(
     The simulator draws its vision observations from this file, so it needs
     neither the images nor ONNX Runtime.
     """
-    from walkout.perception.recognition.image_list import read_image_list
+    from walkout.perception.recognition.errors import ImageLoadError
+    from walkout.perception.recognition.image_list import (
+        locate_load_error,
+        read_image_list,
+    )
     from walkout.perception.recognition.recogniser import (
         DEFAULT_MODEL_PATH,
         Recogniser,
@@ -271,22 +352,30 @@ def outputs_command(
     try:
         recogniser = Recogniser(model_path, threads=threads)
         items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
+        _check_coarse_ids(image_list, items, recogniser.classes)
         images: list[dict[str, object]] = []
         correct = 0
         step = recogniser.batch_size
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
-            predictions = recogniser.predict([item.path for item in chunk], top_k)
-            for item, top in zip(chunk, predictions, strict=True):
-                label = recogniser.classes.fine_names[item.fine_id]
-                correct += top[0].label == label
-                images.append(
-                    {
-                        "path": _relative_or_absolute(item.path, root),
-                        "label": label,
-                        "top": [[c.label, round(c.p, 4)] for c in top],
-                    }
-                )
+        with _progress("outputs") as advance:
+            for start in range(0, len(items), step):
+                chunk = items[start : start + step]
+                try:
+                    predictions = recogniser.predict(
+                        [item.path for item in chunk], top_k
+                    )
+                except ImageLoadError as error:
+                    raise locate_load_error(error, image_list, chunk) from error
+                for item, top in zip(chunk, predictions, strict=True):
+                    label = recogniser.classes.fine_names[item.fine_id]
+                    correct += top[0].label == label
+                    images.append(
+                        {
+                            "path": _relative_or_absolute(item.path, root),
+                            "label": label,
+                            "top": [[c.label, round(c.p, 4)] for c in top],
+                        }
+                    )
+                advance(min(start + step, len(items)), len(items))
     except ImportError as error:
         raise _fail(
             f"inference needs the perception extra ({error}). Install it with: "
@@ -312,6 +401,44 @@ def outputs_command(
         f"wrote {len(images)} images to {out}; top-1 {correct / len(images):.2%}",
         highlight=False,
     )
+
+
+def _logits_with_progress(
+    recogniser: Recogniser, image_list: Path, items: list[LabelledImage]
+) -> npt.NDArray[np.float32]:
+    """Return the recogniser's logits for ``items`` while drawing a progress bar."""
+    import numpy as np
+
+    from walkout.perception.recognition.errors import ImageLoadError
+    from walkout.perception.recognition.image_list import locate_load_error
+
+    chunks: list[npt.NDArray[np.float32]] = []
+    step = recogniser.batch_size
+    with _progress("calibrate") as advance:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            try:
+                chunks.append(recogniser.logits([item.path for item in chunk]))
+            except ImageLoadError as error:
+                raise locate_load_error(error, image_list, chunk) from error
+            advance(min(start + step, len(items)), len(items))
+    if not chunks:
+        return np.zeros((0, recogniser.classes.num_fine), np.float32)
+    return np.concatenate(chunks)
+
+
+def _check_coarse_ids(
+    image_list: Path, items: list[LabelledImage], classes: ClassMap
+) -> None:
+    """Raise ``ImageListError`` when a line's coarse id disagrees with the model."""
+    for item in items:
+        expected = classes.coarse_of_fine[item.fine_id]
+        if item.coarse_id != expected:
+            raise ImageListError(
+                f"{image_list}: {item.path} has coarse id {item.coarse_id}, but "
+                f"fine id {item.fine_id} ({classes.fine_names[item.fine_id]}) "
+                f"belongs to coarse id {expected} in the model's labels file"
+            )
 
 
 def _one_image_per_line(document: dict[str, object]) -> str:

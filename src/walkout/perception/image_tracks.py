@@ -12,6 +12,7 @@ set of thresholds suits near and far people. It writes ``tracks.csv``
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from walkout.perception.outputs import temporary_sibling
 from walkout.perception.pose import (
     JOINTS,
     LEFT_HIP,
@@ -154,8 +156,19 @@ def perceive_video(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker(tracker_params or IMAGE_TRACKER_PARAMS)
-    writer = _open_overlay(overlay, fps / stride, width, height) if overlay else None
+    # The overlay goes to a temporary file beside its target and is renamed
+    # only when every frame was written, so a failure leaves no partial video.
+    pending = None
+    if overlay is not None:
+        overlay.parent.mkdir(parents=True, exist_ok=True)
+        pending = temporary_sibling(overlay)
+    writer = (
+        _open_overlay(pending, overlay, fps / stride, width, height)
+        if pending is not None and overlay is not None
+        else None
+    )
     lines = [",".join(TRACKS_COLUMNS)]
+    completed = False
     try:
         with MediapipePoseEstimator(pose_params) as estimator:
             for index in range(total):
@@ -183,17 +196,26 @@ def perceive_video(
                     writer.write(_draw(frame, t, detections, tracks))
                 if progress is not None:
                     progress(index + 1, total)
+        completed = True
     finally:
         capture.release()
         if writer is not None:
             writer.release()
+        if pending is not None and not completed:
+            pending.unlink(missing_ok=True)
 
     report.rows = len(lines) - 1
     report.tracks = sorted(
         {line.split(",")[2] for line in lines[1:]}, key=lambda x: (len(x), x)
     )
-    with replace_atomically(out_dir / "tracks.csv") as sink:
-        sink.write(("\n".join(lines) + "\n").encode())
+    try:
+        with replace_atomically(out_dir / "tracks.csv") as sink:
+            sink.write(("\n".join(lines) + "\n").encode())
+        if pending is not None and overlay is not None:
+            os.replace(pending, overlay)
+    finally:
+        if pending is not None:
+            pending.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
     logger.info(
         "%s: %d frames in %.1f s (%.1f frames/s), %d detections, tracks %s",
@@ -221,13 +243,16 @@ def _rows(index: int, t: float, tracks: list[Track]) -> list[str]:
     return rows
 
 
-def _open_overlay(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _open_overlay(
+    path: Path, target: Path, fps: float, width: int, height: int
+) -> cv2.VideoWriter:
+    """Open an MP4 writer on ``path``, the temporary file that becomes ``target``."""
     writer = cv2.VideoWriter(
         str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height)
     )
     if not writer.isOpened():
-        raise OSError(f"failed to open {path} for writing an MP4 video")
+        path.unlink(missing_ok=True)
+        raise OSError(f"failed to open {target} for writing an MP4 video")
     return writer
 
 

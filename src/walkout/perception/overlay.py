@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout.perception.geometry import project
+from walkout.perception.outputs import temporary_sibling
 from walkout.perception.pose import PersonDetection, draw_detection
 from walkout.perception.tracking import Track
 from walkout.recording import Camera, Plate
@@ -77,7 +80,12 @@ def draw_plates(
 
 
 class OverlayWriter:
-    """Write a mosaic video of all cameras with plates, skeletons and track ids."""
+    """Write a mosaic video of all cameras with plates, skeletons and track ids.
+
+    Frames go to a temporary file beside ``path``. ``close`` renames it to
+    ``path``, and ``discard`` deletes it, so a failed run leaves no partial
+    video and keeps any earlier one.
+    """
 
     def __init__(
         self,
@@ -98,11 +106,16 @@ class OverlayWriter:
         height = max(camera.height for camera in self.cameras)
         self._tile = (width, height)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = temporary_sibling(path)
         fourcc = cv2.VideoWriter.fourcc(*"mp4v")
         self._writer = cv2.VideoWriter(
-            str(path), fourcc, fps, (width * self.columns, height * self.rows)
+            str(self._temporary),
+            fourcc,
+            fps,
+            (width * self.columns, height * self.rows),
         )
         if not self._writer.isOpened():
+            self.discard()
             raise OSError(f"failed to open {path} for writing an MP4 video")
 
     def add(
@@ -169,5 +182,17 @@ class OverlayWriter:
                 )
 
     def close(self) -> None:
+        """Finish the video and rename it to ``path``."""
         self._writer.release()
+        try:
+            os.replace(self._temporary, self.path)
+        except OSError:
+            self.discard()
+            raise
         logger.info("wrote overlay video %s", self.path)
+
+    def discard(self) -> None:
+        """Stop writing and delete the temporary video; ``path`` is left as it was."""
+        self._writer.release()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temporary)

@@ -10,6 +10,8 @@ tracks them and writes ``REC/poses.csv`` atomically.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +28,10 @@ from walkout.perception.hands import (
     write_vision,
 )
 from walkout.perception.lifting import Lifter, LiftParams, LiftStats, floor_bounds
+from walkout.perception.outputs import (
+    check_video_target,
+    check_writable_folder,
+)
 from walkout.perception.overlay import OverlayWriter
 from walkout.perception.pose import (
     JOINTS,
@@ -57,6 +63,19 @@ ProgressCallback = Callable[[int, int], None]
 # because people cut off by the border are often missed.
 IN_VIEW_MARGIN_PX = 20.0
 
+# Relative difference between a container's frame rate and index.json's
+# above which perception warns: the recording clock follows index.json.
+FPS_TOLERANCE = 0.01
+
+# FFmpeg log level for OpenCV's decoder (-8 is AV_LOG_QUIET). A corrupt video
+# otherwise prints a line per damaged packet, thousands in all, and the
+# frames it loses are reported in PerceiveReport.ended_early instead. The
+# variable is read when OpenCV first opens a video, and a value set by the
+# caller is kept. NOTE: with opencv-contrib-python 4.11.0.86 every value
+# tried (-8 to 48) hid the decoder's lines, so only leaving it unset shows them.
+FFMPEG_LOG_LEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET = "-8"
+
 
 @dataclass
 class PerceiveReport:
@@ -78,6 +97,10 @@ class PerceiveReport:
     vision_rows: int = 0
     vision_written: bool = False
     cameras: list[str] = field(default_factory=list)
+    # Frames that each camera lost because its video ended before the frame
+    # count in its container, by camera id.
+    ended_early: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -99,6 +122,7 @@ class _CameraStream:
     fps: float
     frame_count: int
     index: int = 0
+    lost: int = 0
 
     @property
     def next_t(self) -> float:
@@ -115,8 +139,9 @@ def _open_streams(
     videos: Mapping[str, tuple[str, float, float]],
     calibration_of: Mapping[str, str],
     max_seconds: float | None,
+    warnings: list[str],
 ) -> list[_CameraStream]:
-    streams = []
+    streams: list[_CameraStream] = []
     for camera_id, (file, start_t, fps) in sorted(videos.items()):
         calibration_id = calibration_of.get(camera_id, camera_id)
         if calibration_id not in cameras:
@@ -126,13 +151,30 @@ def _open_streams(
                 calibration_id,
             )
             continue
-        capture = cv2.VideoCapture(str(recording_path / "video" / file))
+        video_path = recording_path / "video" / file
+        if not video_path.is_file():
+            raise RecordingError(
+                video_path,
+                f"the video of camera {camera_id} is missing",
+                hint="restore the file or remove camera "
+                f"{camera_id} from video/index.json",
+            )
+        capture = cv2.VideoCapture(str(video_path))
         if not capture.isOpened():
             raise RecordingError(
-                recording_path / "video" / file,
+                video_path,
                 f"failed to open the video of camera {camera_id}",
                 hint="check that it is a readable video file",
             )
+        try:
+            _check_video_format(
+                video_path, camera_id, capture, cameras[calibration_id], fps, warnings
+            )
+        except RecordingError:
+            capture.release()
+            for stream in streams:
+                stream.capture.release()
+            raise
         frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if max_seconds is not None:
             frame_count = min(frame_count, round(max_seconds * fps))
@@ -150,6 +192,81 @@ def _open_streams(
             calibration_id,
         )
     return streams
+
+
+def _check_video_format(
+    path: Path,
+    camera_id: str,
+    capture: cv2.VideoCapture,
+    calibration: Camera,
+    fps: float,
+    warnings: list[str],
+) -> None:
+    """Reject a frame size unlike the calibration's, and warn of an fps mismatch.
+
+    The intrinsics are in the calibration's pixels, so another frame size
+    would put every projection in the wrong place.
+    """
+    width = round(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if (width, height) != (calibration.width, calibration.height):
+        raise RecordingError(
+            path,
+            f"camera {camera_id}: frames are {width}x{height} pixels, but its "
+            f"calibration {calibration.id} in store.json is for "
+            f"{calibration.width}x{calibration.height}",
+            hint="scale the video to the calibrated size, or map it to the "
+            "matching calibration with --camera-map",
+        )
+    container_fps = capture.get(cv2.CAP_PROP_FPS)
+    if container_fps > 0 and abs(container_fps - fps) > FPS_TOLERANCE * fps:
+        message = (
+            f"camera {camera_id}: {path.name} is {container_fps:.3f} fps, but "
+            f"video/index.json says {fps:g} fps; frame times follow index.json"
+        )
+        # Logged at info level because the report carries it to the caller.
+        logger.info("%s", message)
+        warnings.append(message)
+
+
+def _check_camera_map(
+    recording_path: Path,
+    videos: Mapping[str, object],
+    calibration_of: Mapping[str, str],
+) -> None:
+    """Reject a camera map that names an unknown video or shares a calibration."""
+    unknown = sorted(set(calibration_of) - set(videos))
+    if unknown:
+        raise RecordingError(
+            recording_path / "video" / "index.json",
+            f"--camera-map names video {', '.join(unknown)}, which the "
+            f"recording does not have (videos: {', '.join(sorted(videos))})",
+            hint="map only the recording's video ids",
+        )
+    users: dict[str, list[str]] = {}
+    for camera_id in videos:
+        users.setdefault(calibration_of.get(camera_id, camera_id), []).append(camera_id)
+    shared = {cal: ids for cal, ids in users.items() if len(ids) > 1}
+    if shared:
+        calibration_id, ids = sorted(shared.items())[0]
+        raise RecordingError(
+            recording_path / "store.json",
+            f"videos {', '.join(sorted(ids))} all map to calibration "
+            f"{calibration_id}, but one calibration describes one camera",
+            hint="give each video its own calibration in --camera-map",
+        )
+
+
+def check_outputs(recording_path: Path, overlay: Path | None, *, write: bool) -> None:
+    """Raise ``OutputPathError`` unless every output of ``perceive`` is writable."""
+    if write:
+        check_writable_folder(
+            recording_path,
+            fix="poses.csv and vision.csv are written into the recording "
+            "folder, so make it writable or work on a copy",
+        )
+    if overlay is not None:
+        check_video_target(overlay, option="--overlay")
 
 
 def _hand_observer(
@@ -231,8 +348,18 @@ def perceive(
     ``REC/vision.csv`` is written (see ``perception.hands``); ``recogniser``
     defaults to the committed model. Without such products no vision.csv is
     written, and an existing one is left as it is.
+
+    Before any frame is read, raises ``RecordingError`` on a missing video
+    folder, an empty video index, a store without cameras, a bad
+    ``calibration_of`` or a frame size unlike the calibration's, and
+    ``OutputPathError`` when the recording folder or ``overlay`` cannot be
+    written. A run that reads no frame raises ``RecordingError`` and leaves
+    an existing poses.csv as it was.
     """
     started = time.perf_counter()
+    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ValueError(f"max_seconds must be a positive number, got {max_seconds}")
+    os.environ.setdefault(FFMPEG_LOG_LEVEL_VARIABLE, FFMPEG_QUIET)
     recording = read_recording(recording_path)
     store = recording.store
     cameras = {camera.id: camera for camera in store.cameras}
@@ -240,14 +367,31 @@ def perceive(
         camera_id: (video.file, video.start_t, video.fps)
         for camera_id, video in recording.video.items()
     }
+    if not (recording_path / "video").is_dir():
+        raise RecordingError(
+            recording_path / "video",
+            "the video folder is missing",
+            hint="perception needs the recording's camera footage in "
+            "video/ with video/index.json",
+        )
     if not videos:
         raise RecordingError(
             recording_path / "video" / "index.json",
             "lists no videos",
             hint="perception needs the recording's camera footage",
         )
+    if not cameras:
+        raise RecordingError(
+            recording_path / "store.json",
+            "the store has no camera calibration ('cameras' is missing or empty)",
+            hint="perception needs calibrated cameras; use a store.json with "
+            "cameras, or track one video in image coordinates with --video",
+        )
+    _check_camera_map(recording_path, videos, calibration_of or {})
+    check_outputs(recording_path, overlay, write=write)
+    warnings: list[str] = []
     streams = _open_streams(
-        recording_path, cameras, videos, calibration_of or {}, max_seconds
+        recording_path, cameras, videos, calibration_of or {}, max_seconds, warnings
     )
     if not streams:
         raise RecordingError(
@@ -256,11 +400,25 @@ def perceive(
             hint="map video ids to calibration ids with --camera-map",
         )
 
-    report = PerceiveReport(cameras=[stream.camera_id for stream in streams])
+    report = PerceiveReport(
+        cameras=[stream.camera_id for stream in streams], warnings=warnings
+    )
+    calibrations = {stream.camera_id: stream.calibration for stream in streams}
+    # The recogniser loads first, because a missing model is an input error
+    # that should stop the run before anything else is set up.
+    try:
+        hands = (
+            _hand_observer(store, calibrations, recogniser, hand_params)
+            if vision
+            else None
+        )
+    except BaseException:
+        for stream in streams:
+            stream.capture.release()
+        raise
     estimators = {
         stream.camera_id: MediapipePoseEstimator(pose_params) for stream in streams
     }
-    calibrations = {stream.camera_id: stream.calibration for stream in streams}
     lift_params = lift_params or LiftParams()
     plates = list(store.plates.values())
     lifter = Lifter(
@@ -276,14 +434,7 @@ def perceive(
         entry_zones=store.zones,
         in_view=_in_view_test(calibrations, lift_params.head_height_m),
     )
-    writer = (
-        OverlayWriter(overlay, [s.calibration for s in streams], store.plates.values())
-        if overlay
-        else None
-    )
-    hands = (
-        _hand_observer(store, calibrations, recogniser, hand_params) if vision else None
-    )
+    writer: OverlayWriter | None = None
     rows: dict[str, list[object]] = {
         k: [] for k in ("t", "track", "joint", "xyz", "score")
     }
@@ -291,6 +442,10 @@ def perceive(
     half_period = 0.5 / max(stream.fps for stream in streams)
 
     try:
+        if overlay is not None:
+            writer = OverlayWriter(
+                overlay, [s.calibration for s in streams], store.plates.values()
+            )
         while True:
             pending = [stream for stream in streams if not stream.done]
             if not pending:
@@ -305,10 +460,14 @@ def perceive(
                 stream.index += 1
                 ok, raw = stream.capture.read()
                 if not ok:
-                    logger.warning(
-                        "camera %s: frame %d unreadable, stream ended early",
+                    stream.lost = stream.frame_count - (stream.index - 1)
+                    # Info level, because PerceiveReport.ended_early carries it.
+                    logger.info(
+                        "camera %s: frame %d unreadable, video ended early "
+                        "and lost %d frames",
                         stream.camera_id,
                         stream.index - 1,
+                        stream.lost,
                     )
                     stream.frame_count = stream.index
                     continue
@@ -335,13 +494,28 @@ def perceive(
                 writer.add(t, frames, detections, tracks)
             if progress is not None:
                 progress(report.frames, total)
+        if report.frames == 0:
+            raise RecordingError(
+                recording_path / "video",
+                "no frame could be read from any video, so poses.csv was not written",
+                hint="check that the videos play, for example with ffprobe",
+            )
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+            writer = None
+        raise
     finally:
         for stream in streams:
             stream.capture.release()
         for estimator in estimators.values():
             estimator.close()
-        if writer is not None:
-            writer.close()
+    if writer is not None:
+        writer.close()
+
+    report.ended_early = {
+        stream.camera_id: stream.lost for stream in streams if stream.lost
+    }
 
     report.pose_rows = len(rows["t"])
     report.tracks = sorted({str(track) for track in rows["track"]})

@@ -9,6 +9,8 @@ RecognitionError
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class RecognitionError(Exception):
     """Base class of the errors raised by ``walkout.perception.recognition``."""
@@ -19,7 +21,14 @@ class ImageListError(RecognitionError):
 
 
 class ImageLoadError(RecognitionError):
-    """An image file is missing or cannot be decoded."""
+    """An image file is missing or cannot be decoded.
+
+    ``path`` is the image file, where the error concerns one.
+    """
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class ModelFileError(RecognitionError):

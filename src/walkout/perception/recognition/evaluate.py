@@ -11,8 +11,11 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout.perception.recognition.calibration import expected_calibration_error
-from walkout.perception.recognition.errors import ImageListError
-from walkout.perception.recognition.image_list import read_image_list
+from walkout.perception.recognition.errors import ImageListError, ImageLoadError
+from walkout.perception.recognition.image_list import (
+    locate_load_error,
+    read_image_list,
+)
 from walkout.perception.recognition.recogniser import Recogniser
 
 logger = logging.getLogger(__name__)
@@ -56,7 +59,12 @@ def evaluate(
     step = recogniser.batch_size
     for start in range(0, len(items), step):
         chunk = items[start : start + step]
-        probabilities.append(recogniser.probabilities([item.path for item in chunk]))
+        try:
+            probabilities.append(
+                recogniser.probabilities([item.path for item in chunk])
+            )
+        except ImageLoadError as error:
+            raise locate_load_error(error, list_path, chunk) from error
         predicted = probabilities[-1].argmax(axis=1)
         fine_correct += int(np.sum(predicted == [item.fine_id for item in chunk]))
         coarse_correct += sum(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from walkout.perception.recognition.errors import ImageListError
+from walkout.perception.recognition.errors import ImageListError, ImageLoadError
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,8 @@ class LabelledImage:
     path: Path
     fine_id: int
     coarse_id: int
+    # Line number in the list file, counted from 1; 0 when not read from a file.
+    line: int = 0
 
 
 def read_image_list(
@@ -44,6 +47,11 @@ def read_image_list(
             f"image list {list_path} is not UTF-8 text: {error}"
         ) from error
 
+    if check_files and not root.is_dir():
+        raise ImageListError(
+            f"{list_path}: the image root folder {root} does not exist. Pass the "
+            "folder that the list's image paths are relative to"
+        )
     images: list[LabelledImage] = []
     for line_number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -67,10 +75,22 @@ def read_image_list(
                 f"{where}: fine id {fine_id} is outside 0..{num_fine - 1}"
             )
         path = root / fields[0]
+        if check_files and path.is_dir():
+            raise ImageListError(f"{where}: {path} is a folder, not an image file")
         if check_files and not path.is_file():
             raise ImageListError(f"{where}: image not found: {path}")
-        images.append(LabelledImage(path, fine_id, coarse_id))
+        images.append(LabelledImage(path, fine_id, coarse_id, line_number))
 
     if not images:
         raise ImageListError(f"{list_path}: the image list is empty")
     return images
+
+
+def locate_load_error(
+    error: ImageLoadError, list_path: Path, items: Sequence[LabelledImage]
+) -> ImageLoadError:
+    """Return ``error`` with the list file and line of its image in front."""
+    for item in items:
+        if error.path is not None and item.path == error.path:
+            return ImageLoadError(f"{list_path}:{item.line}: {error}", path=item.path)
+    return ImageLoadError(f"{list_path}: {error}", path=error.path)

@@ -66,6 +66,54 @@ def check_fine_ids(ids: Sequence[int], *, source: str, fix: str) -> None:
     )
 
 
+def check_class_names(
+    fine_names: Sequence[object],
+    coarse_pairs: Sequence[tuple[object, object]],
+    *,
+    source: str,
+) -> None:
+    """Raise ``ValueError`` on a bad class name or coarse id.
+
+    Every name must be a non-empty string, fine names must differ, coarse
+    ids must be integers of at least 0, and one coarse id has one name.
+    ``coarse_pairs`` contains (coarse id, coarse name) per fine class.
+    """
+    for index, name in enumerate(fine_names):
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(
+                f"{source}: fine class {index} has name {name!r}; "
+                "every class needs a non-empty text name"
+            )
+    repeated = sorted(str(name) for name, n in Counter(fine_names).items() if n > 1)
+    if repeated:
+        raise ValueError(
+            f"{source}: fine class names {repeated} occur more than once; "
+            "each fine class needs its own name"
+        )
+    names_of: dict[int, str] = {}
+    for index, (coarse_id, coarse_name) in enumerate(coarse_pairs):
+        if (
+            isinstance(coarse_id, bool)
+            or not isinstance(coarse_id, int)
+            or coarse_id < 0
+        ):
+            raise ValueError(
+                f"{source}: fine class {index} has coarse id {coarse_id!r}; "
+                "coarse ids are integers of 0 or more"
+            )
+        if not isinstance(coarse_name, str) or not coarse_name.strip():
+            raise ValueError(
+                f"{source}: fine class {index} has coarse name {coarse_name!r}; "
+                "every class needs a non-empty text name"
+            )
+        known = names_of.setdefault(coarse_id, coarse_name)
+        if known != coarse_name:
+            raise ValueError(
+                f"{source}: coarse id {coarse_id} is named both {known!r} and "
+                f"{coarse_name!r}; give each coarse id one name"
+            )
+
+
 @dataclass(frozen=True)
 class ClassMap:
     """Fine class names by id and the coarse class name of each fine class."""
@@ -97,6 +145,11 @@ class ClassMap:
                 rows = list(csv.reader(handle))
         except OSError as error:
             raise ModelFileError(f"cannot read class list {path}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise ModelFileError(
+                f"class list {path} is not UTF-8 text ({error.reason} at byte "
+                f"{error.start}); save it as UTF-8"
+            ) from error
         for line_number, row in enumerate(rows[1:], start=2):
             try:
                 fine_name, fine_id, coarse_name, coarse_id = (
@@ -115,11 +168,39 @@ class ClassMap:
             source=f"{path}, column 2 (fine id)",
             fix="Number the fine classes 0 to N-1, one row each.",
         )
+        ordered = [fine[i] for i in range(len(fine))]
+        coarse_of_row = [coarse_names[coarse_id] for _, coarse_id in ordered]
+        try:
+            check_class_names(
+                [name for name, _ in ordered],
+                [
+                    (coarse_id, name)
+                    for (_, coarse_id), name in zip(ordered, coarse_of_row, strict=True)
+                ],
+                source=str(path),
+            )
+            _check_coarse_rows(rows[1:])
+        except ValueError as error:
+            raise ModelFileError(f"{path}: {error}") from error
         return cls(
             fine_names=tuple(fine[i][0] for i in range(len(fine))),
             coarse_of_fine=tuple(fine[i][1] for i in range(len(fine))),
             coarse_names=coarse_names,
         )
+
+
+def _check_coarse_rows(rows: Sequence[Sequence[str]]) -> None:
+    """Raise ``ValueError`` when one coarse id has two names in classes.csv rows."""
+    names_of: dict[int, str] = {}
+    for line_number, row in enumerate(rows, start=2):
+        coarse_name, coarse_id = row[2].strip(), int(row[3])
+        known = names_of.setdefault(coarse_id, coarse_name)
+        if known != coarse_name:
+            raise ValueError(
+                f"line {line_number}: coarse id {coarse_id} is named "
+                f"{coarse_name!r}, but an earlier row names it {known!r}. "
+                "Give each coarse id one name"
+            )
 
 
 @dataclass(frozen=True)
@@ -169,9 +250,21 @@ class LabelsFile:
     def read(cls, path: Path) -> LabelsFile:
         """Read a labels JSON written by :meth:`write`."""
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
             raise ModelFileError(f"cannot read labels file {path}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise ModelFileError(
+                f"labels file {path} is not UTF-8 text ({error.reason} at byte "
+                f"{error.start}). Write it again with 'walkout vision train'"
+            ) from error
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ModelFileError(
+                f"labels file {path} is not valid JSON: {error.msg} at line "
+                f"{error.lineno} column {error.colno}"
+            ) from error
         if not isinstance(document, dict):
             raise ModelFileError(f"{path}: expected a JSON object at the top level")
         if document.get("format") != LABELS_FORMAT:
@@ -179,8 +272,28 @@ class LabelsFile:
                 f"{path}: format is {document.get('format')!r}, "
                 f"expected {LABELS_FORMAT!r}"
             )
+        if "fine" not in document:
+            raise ModelFileError(
+                f"{path}: invalid labels file: the key 'fine' (the list of fine "
+                "classes) is missing"
+            )
         try:
             entries = _fine_entries(path, document["fine"])
+            for index, entry in enumerate(entries):
+                missing = [
+                    key
+                    for key in ("name", "coarse_id", "coarse_name")
+                    if key not in entry
+                ]
+                if missing:
+                    raise ValueError(
+                        f"'fine' entry {index} is missing the key {missing[0]!r}"
+                    )
+            check_class_names(
+                [entry["name"] for entry in entries],
+                [(entry["coarse_id"], entry["coarse_name"]) for entry in entries],
+                source="field 'fine'",
+            )
             classes = ClassMap(
                 fine_names=tuple(str(entry["name"]) for entry in entries),
                 coarse_of_fine=tuple(int(entry["coarse_id"]) for entry in entries),

@@ -114,17 +114,21 @@ def load_rgb(image: ImageInput) -> Image.Image:
                 upright = ImageOps.exif_transpose(opened)
                 return _to_rgb(upright)
     except FileNotFoundError as error:
-        raise ImageLoadError(f"image not found: {path}") from error
+        raise ImageLoadError(f"image not found: {path}", path=path) from error
     except IsADirectoryError as error:
-        raise ImageLoadError(f"{path} is a folder, not an image file") from error
+        raise ImageLoadError(
+            f"{path} is a folder, not an image file", path=path
+        ) from error
     except Image.DecompressionBombError as error:
         # Pillow checks the size inside Image.open, before the size is
         # visible here, and states the pixel count only in its message.
         found = re.search(r"\((\d+) pixels\)", str(error))
         pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageLoadError(_too_large_message(path, pixels)) from error
+        raise ImageLoadError(_too_large_message(path, pixels), path=path) from error
     except (OSError, UnidentifiedImageError) as error:
-        raise ImageLoadError(f"cannot decode image {path}: {error}") from error
+        raise ImageLoadError(
+            f"cannot decode image {path}: {error}", path=path
+        ) from error
 
 
 def _too_large_message(path: Path, pixels: str) -> str:
@@ -141,7 +145,8 @@ def _check_pixel_count(path: Path, size: tuple[int, int]) -> None:
     pixels = width * height
     if pixels > MAX_IMAGE_PIXELS:
         raise ImageLoadError(
-            _too_large_message(path, f"{width} x {height} = {pixels:,} pixels")
+            _too_large_message(path, f"{width} x {height} = {pixels:,} pixels"),
+            path=path,
         )
     if pixels > LARGE_IMAGE_PIXELS:
         logger.warning(

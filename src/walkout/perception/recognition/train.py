@@ -5,9 +5,11 @@ Training needs torch from the ``perception`` extra, but inference does not.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -21,6 +23,11 @@ from PIL import Image
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from walkout.perception.outputs import (
+    OutputPathError,
+    check_writable_folder,
+    temporary_sibling,
+)
 from walkout.perception.recognition.augment import AugmentParams, augment
 from walkout.perception.recognition.calibration import fit_temperature
 from walkout.perception.recognition.errors import CalibrationError
@@ -244,13 +251,20 @@ def train(
     out_dir: Path,
     config: TrainConfig | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    on_stage: Callable[[str, int, int], None] | None = None,
 ) -> TrainResult:
     """Fine-tune on the train split, pick preprocessing and temperature on val, export.
 
     Writes ``grocery-efficientnet-BACKBONE.onnx`` and its labels JSON into
     ``out_dir`` and returns where they went with the validation accuracy.
+    ``out_dir`` is created and checked for writing before any training, and
+    :class:`walkout.perception.outputs.OutputPathError` is raised if it
+    cannot be written. ``on_stage`` is called with (stage name, steps done,
+    total steps) while the preprocessing candidates are scored and the
+    model is exported.
     """
     config = config or TrainConfig()
+    prepare_output_folder(out_dir)
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -364,7 +378,9 @@ def train(
             break
 
     # Inference preprocessing: the candidate with the best validation accuracy.
-    scored = _score_preprocessings(final, val_images, val_items, classes, config)
+    scored = _score_preprocessings(
+        final, val_images, val_items, classes, config, on_stage
+    )
     if not scored:
         raise ValueError(
             "eval_sizes, eval_crop_fractions and eval_mirror_average "
@@ -382,13 +398,18 @@ def train(
         logger.warning("kept softmax temperature 1.0: %s", error)
 
     # Export.
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if on_stage is not None:
+        on_stage("export", 0, 1)
     model_path = out_dir / model_filename(config.backbone)
     labels_path = labels_path_for(model_path)
-    export_onnx(final, model_path, spec.size)
-    LabelsFile(classes=classes, preprocessing=spec, temperature=temperature).write(
-        labels_path
+    write_model_and_labels(
+        final,
+        model_path,
+        LabelsFile(classes=classes, preprocessing=spec, temperature=temperature),
+        spec.size,
     )
+    if on_stage is not None:
+        on_stage("export", 1, 1)
     train_seconds = time.perf_counter() - started
     logger.info("wrote %s and %s after %.0f s", model_path, labels_path, train_seconds)
     return TrainResult(
@@ -404,18 +425,66 @@ def train(
     )
 
 
+def prepare_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` and raise ``OutputPathError`` unless it is writable."""
+    fix = "Choose a writable folder with --out."
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputPathError(
+            f"{out_dir}: cannot create the output folder "
+            f"({error.strerror or error}). {fix}"
+        ) from error
+    check_writable_folder(out_dir, fix=fix)
+
+
+def write_model_and_labels(
+    model: nn.Module, model_path: Path, labels: LabelsFile, image_size: int
+) -> None:
+    """Export the model to ONNX and write its labels JSON beside it.
+
+    Both go to temporary files first. Then the old labels file is deleted,
+    the model renamed into place and the labels renamed last. An
+    interruption between the renames leaves a model without labels, which
+    the recogniser rejects as missing, never a new model beside old labels.
+    """
+    labels_path = labels_path_for(model_path)
+    temporary_labels = temporary_sibling(labels_path)
+    try:
+        export_onnx(model, model_path, image_size, keep_old_until_renamed=True)
+        labels.write(temporary_labels)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(labels_path)
+        os.replace(_pending_model(model_path), model_path)
+        os.replace(temporary_labels, labels_path)
+    finally:
+        for leftover in (temporary_labels, _pending_model(model_path)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _pending_model(model_path: Path) -> Path:
+    """Return the temporary name that ``export_onnx`` writes a model to first."""
+    return model_path.with_name(f".{model_path.name}.pending")
+
+
 def _score_preprocessings(
     model: nn.Module,
     images: Sequence[Image.Image],
     items: Sequence[LabelledImage],
     classes: ClassMap,
     config: TrainConfig,
+    on_stage: Callable[[str, int, int], None] | None = None,
 ) -> list[tuple[PreprocessingScore, npt.NDArray[np.float32]]]:
     """Score every candidate preprocessing, returning each with its logits."""
     scored: list[tuple[PreprocessingScore, npt.NDArray[np.float32]]] = []
-    candidates = itertools.product(
-        config.eval_sizes, config.eval_crop_fractions, config.eval_mirror_average
+    candidates = list(
+        itertools.product(
+            config.eval_sizes, config.eval_crop_fractions, config.eval_mirror_average
+        )
     )
+    if on_stage is not None:
+        on_stage("score preprocessing", 0, len(candidates))
     for size, crop_fraction, mirror_average in candidates:
         spec = Preprocessing(
             size=size, crop_fraction=crop_fraction, mirror_average=mirror_average
@@ -431,11 +500,37 @@ def _score_preprocessings(
             coarse_acc,
         )
         scored.append((PreprocessingScore(spec, fine_acc, coarse_acc), logits))
+        if on_stage is not None:
+            on_stage("score preprocessing", len(scored), len(candidates))
     return scored
 
 
-def export_onnx(model: nn.Module, path: Path, image_size: int) -> None:
-    """Export ``model`` to ONNX: input ``images``, output ``logits``, dynamic batch."""
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    image_size: int,
+    *,
+    keep_old_until_renamed: bool = False,
+) -> None:
+    """Export ``model`` to ONNX: input ``images``, output ``logits``, dynamic batch.
+
+    The file is written under a temporary name beside ``path`` and renamed to
+    ``path`` once complete, so a failed export leaves any old model as it
+    was. With ``keep_old_until_renamed`` the rename is left to the caller,
+    and the file stays at the temporary name from ``_pending_model``.
+    """
+    pending = _pending_model(path)
+    try:
+        _export_onnx_to(model, pending, image_size)
+        if not keep_old_until_renamed:
+            os.replace(pending, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pending)
+        raise
+
+
+def _export_onnx_to(model: nn.Module, path: Path, image_size: int) -> None:
     model.eval()
     model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     example = torch.zeros(1, 3, image_size, image_size)
