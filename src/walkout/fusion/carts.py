@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from walkout.recording.model import Receipt, ReceiptLine, Store
 
+from .products import SENSOR_FAULT
+
 logger = logging.getLogger(__name__)
 
 
@@ -41,10 +43,24 @@ class Cart:
 
         A put-back reduces the line by at most the units in the cart. A
         shopper who returns someone else's item therefore earns no credit
-        against a later take, and the item stays on the taker's receipt.
+        against a later take, and the item stays on the taker's receipt. A
+        ``sensor_fault`` put never empties a line: its last unit stays,
+        flagged.
         """
         line = self.lines.setdefault(sku, CartLine())
         applied = max(qty, -line.qty)
+        if review_reason == SENSOR_FAULT and applied < 0 and line.qty + applied == 0:
+            # A put whose weight fits no product may not have been this sku
+            # at all. A line of zero units cannot carry a review, so the
+            # last unit stays on the receipt, flagged, for a reviewer to drop.
+            applied += 1
+            line.review_reason = line.review_reason or SENSOR_FAULT
+            logger.info(
+                "account %s: kept 1 unit of sku %s for review: the put that would "
+                "empty its line fits no product",
+                self.account,
+                sku,
+            )
         if applied != qty:
             logger.info(
                 "account %s put back %d unit(s) of sku %s but its cart has %d",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,7 +23,7 @@ from walkout.recording.model import (
     Store,
     VisionObservations,
 )
-from walkout.sensing.model import ShelfEvent
+from walkout.sensing.model import PlateChange, ShelfEvent
 
 from .carts import Cart, build_receipt
 from .decisions import AccountScore, DecidedEvent
@@ -50,6 +50,7 @@ from .shoppers import (
     associate_tracks,
     is_ambiguous,
 )
+from .silent import silent_plates, unmeasured_takes
 from .solver import solve
 from .split import split_by_weight
 
@@ -115,6 +116,9 @@ class FusionEngine:
         self._open_doubt: dict[str, tuple[str, dict[str, float]]] = {}
         # Decided put (by object id, until applied) to its sku probabilities.
         self._put_alternatives: dict[int, dict[str, float]] = {}
+        # Takes that silent plates could not measure, and qty 0 flags on the
+        # lines of takes measured just before a plate went silent.
+        self.unmeasured: list[DecidedEvent] = []
 
     # --- inputs -----------------------------------------------------------
 
@@ -216,7 +220,11 @@ class FusionEngine:
             return [part for sub in split for part in self._decide_whole(sub)]
         return self._decide_whole(event)
 
-    def _decide_whole(self, event: ShelfEvent) -> list[DecidedEvent]:
+    def _decide_whole(
+        self, event: ShelfEvent, *, pieced: bool = False
+    ) -> list[DecidedEvent]:
+        """Decide one event as one grab; ``pieced`` marks two merged partial
+        changes, whose lines go to review as ``sensor_fault``."""
         # Who: tracks near the plate, mapped to accounts. The raw scores
         # ignore which reaches earlier events used, for the solver.
         track_scores = self._track_scores(event, self._used_reaches)
@@ -235,6 +243,9 @@ class FusionEngine:
             score = self._score_products(event, accounts, held=None)
         best = score.best
         if not score.keep or best is None:
+            merged = self._merge_partial(event)
+            if merged is not None:
+                return self._decide_whole(merged, pieced=True)
             logger.warning(
                 "store %s: dropped a change of %.1f g on plates %s at t=%.2f: "
                 "no product there explains it",
@@ -246,9 +257,29 @@ class FusionEngine:
             self.dropped.append(event)
             return []
         chosen = accounts[0] if accounts else None
+        if score.action == PUT and self._is_drift_put(score, chosen):
+            # A put that fits no held product while the putter's wrists stayed
+            # out of reach is drift or spikes on the plate, not an item.
+            # Netting it would cancel a measured take without a trace.
+            assert chosen is not None and chosen.distance_m is not None
+            logger.warning(
+                "store %s: dropped a rise of %.1f g on plates %s at t=%.2f as a "
+                "sensor fault: it fits no held product and the nearest free "
+                "wrist (account %s) stayed %.2f m away",
+                self.store.info.id,
+                event.delta_g,
+                list(event.plates),
+                event.t_mid,
+                chosen.account,
+                chosen.distance_m,
+            )
+            self.dropped.append(event)
+            return []
 
         # A take of units that a doubtful put placed inherits its doubt.
         product_p, product_reason = best.p, score.review_reason
+        if pieced:
+            product_reason = product_reason or SENSOR_FAULT
         if score.action == TAKE:
             order = sorted(event.changes, key=lambda c: -abs(c.delta_g))
             inherited = self.contents.doubt(
@@ -309,6 +340,68 @@ class FusionEngine:
             self._log_decision(decided)
             parts.append(decided)
         return parts
+
+    def _merge_partial(self, event: ShelfEvent) -> ShelfEvent | None:
+        """Return the event merged with the last dropped change of its plate.
+
+        Drift or spikes during a take can split its step into two changes
+        of the same sign, each too small for a product. The two merge when
+        the earlier one was dropped, ended at most ``partial_merge_gap_s``
+        before this one starts, and together they fit a product within
+        ``max_weight_z``. Returns None otherwise.
+        """
+        if len(event.changes) != 1:
+            return None
+        change = event.changes[0]
+        for index in range(len(self.dropped) - 1, -1, -1):
+            earlier = self.dropped[index]
+            if earlier.plates != event.plates:
+                continue
+            first = earlier.changes[0]
+            gap = change.t_start - first.t_end
+            if (first.delta_g > 0) != (change.delta_g > 0) or not (
+                0.0 <= gap <= self.params.partial_merge_gap_s
+            ):
+                return None
+            merged = ShelfEvent(
+                (
+                    PlateChange(
+                        change.plate,
+                        first.t_start,
+                        change.t_end,
+                        first.delta_g + change.delta_g,
+                        math.hypot(first.sd_g, change.sd_g),
+                    ),
+                )
+            )
+            check = self._score_products(merged, [], held=None)
+            if not check.keep or check.review_reason == SENSOR_FAULT:
+                return None
+            del self.dropped[index]
+            logger.warning(
+                "store %s: merged changes of %.1f g and %.1f g on plate %s at "
+                "t=%.2f and t=%.2f into one change for review",
+                self.store.info.id,
+                first.delta_g,
+                change.delta_g,
+                change.plate,
+                earlier.t_mid,
+                event.t_mid,
+            )
+            return merged
+        return None
+
+    def _is_drift_put(self, score: ProductScore, chosen: AccountScore | None) -> bool:
+        """Return whether a put reads as sensor drift rather than a placed item.
+
+        It must fit no product within ``max_weight_z`` and the chosen putter
+        must have wrist evidence that stayed beyond ``max_reach_m``. Without
+        wrist evidence (no poses, or a lost track) the put is kept.
+        """
+        if score.review_reason != SENSOR_FAULT or chosen is None:
+            return False
+        distance = chosen.distance_m
+        return distance is not None and distance > self.params.max_reach_m
 
     def _log_decision(self, decided: DecidedEvent) -> None:
         level = (
@@ -732,6 +825,9 @@ class FusionEngine:
         if decided.account is None:
             return
         cart = self.carts.setdefault(decided.account, Cart(decided.account))
+        if decided.qty == 0 and decided.review_reason is not None:
+            cart.flag(decided.sku, decided.review_reason)
+            return
         signed = decided.qty if decided.action == TAKE else -decided.qty
         cart.add(decided.sku, signed, decided.confidence, decided.review_reason)
         if decided.action == PUT and decided.product_reason == AMBIGUOUS_PRODUCT:
@@ -763,26 +859,69 @@ class FusionEngine:
         ]
         self.decided = solved
         self.carts = {}
-        for event in self.decided:
+        for event in [*self.decided, *self.unmeasured]:
             self._add_to_cart(event)
         return revised
+
+    def review_silent_plates(
+        self, account: str, tracks: Iterable[str], silent: Mapping[str, float]
+    ) -> list[DecidedEvent]:
+        """Add a ``sensor_fault`` unit for each silent plate the account reached.
+
+        ``silent`` maps plates that stopped reporting to their last reading.
+        Call it once the account's visit is over. Each (account, plate) pair
+        is added once. Returns the added takes.
+        """
+        if account in self.store.staff_accounts:
+            return []
+        done = {(event.account, event.plate) for event in self.unmeasured}
+        remaining = {p: t for p, t in silent.items() if (account, p) not in done}
+        added = unmeasured_takes(
+            account,
+            tracks,
+            remaining,
+            self.decided,
+            self.poses,
+            self.contents,
+            self.store,
+            self.params,
+        )
+        for event in added:
+            logger.warning(
+                "store %s: plate %s stopped reporting at t=%.2f while account %s "
+                "reached it; %s sku %s goes to review as %s",
+                self.store.info.id,
+                event.plate,
+                event.t,
+                account,
+                "1 more unit of" if event.qty else "the line of",
+                event.sku,
+                SENSOR_FAULT,
+            )
+            self.unmeasured.append(event)
+            self._add_to_cart(event)
+        return added
+
+    def tracks_by_account(self) -> dict[str, list[str]]:
+        """Return the tracks of each account, re-linking tracks no event needed."""
+        if self.mode is AccountMode.ANONYMOUS:
+            return {ANONYMOUS_ACCOUNT: []}
+        if self.mode is AccountMode.TRACKS:
+            names = sorted(self.poses.tracks, key=self._first_seen_key)
+            return {name: [name] for name in names}
+        self.accounts.apply_until(np.inf)
+        for track in sorted(self.poses.tracks, key=self._first_seen_key):
+            self.accounts.account_of(track, self.poses, np.inf)
+        tracks = {name: list(ts) for name, ts in self.accounts.account_tracks.items()}
+        return {name: tracks.get(name, []) for name in self.accounts.entered_at}
 
     # --- outputs ----------------------------------------------------------
 
     def receipts(self) -> list[Receipt]:
         """Build one receipt per non-staff account, empty when it bought nothing."""
-        if self.mode is AccountMode.ANONYMOUS:
-            names = [ANONYMOUS_ACCOUNT]
-            tracks: dict[str, list[str]] = {ANONYMOUS_ACCOUNT: []}
-        elif self.mode is AccountMode.TRACKS:
-            names = sorted(self.poses.tracks, key=self._first_seen_key)
-            tracks = {name: [name] for name in names}
-        else:
-            self.accounts.apply_until(np.inf)
-            # Re-link tracks that no event needed, so that receipts list them.
-            for track in sorted(self.poses.tracks, key=self._first_seen_key):
-                self.accounts.account_of(track, self.poses, np.inf)
-            names = list(self.accounts.entered_at)
+        tracks = self.tracks_by_account()
+        names = list(tracks)
+        if self.mode is AccountMode.GATES:
             tracks = {
                 name: list(ts) for name, ts in self.accounts.account_tracks.items()
             }
@@ -839,6 +978,17 @@ def replay(
     for event in sorted(events, key=lambda e: (e.t_end, e.t_start)):
         engine.decide(event)
     engine.finalise()
+    if mode is not AccountMode.ANONYMOUS:
+        # A plate silent at the end of the recording never reported again
+        # before any visit was settled.
+        # NOTE: live fusion calls a plate silent only after ``stall_s`` (30 s)
+        # without readings, and until then the visits that reached it wait.
+        from walkout.sensing.detector import DetectorParams
+
+        silent = silent_plates(recording.weights, DetectorParams().max_gap_s)
+        if silent:
+            for account, tracks in engine.tracks_by_account().items():
+                engine.review_silent_plates(account, tracks, silent)
     logger.info(
         "store %s: replay decided %d events and dropped %d (account mode %s)",
         recording.store.info.id,

@@ -125,6 +125,24 @@ class FusionParams:
     ``ambiguous_shopper``.
     """
 
+    partial_merge_gap_s: float = 5.0
+    """Maximum time between two same-sign changes of one plate, each too
+    small for a product, that merge into one change for review (seconds).
+
+    Drift and spike bursts can split a take's step in two. Raising it merges
+    unrelated drift more often, and every merged line goes to review.
+    """
+
+    silent_wrist_lead_s: float = 0.25
+    """How long before a plate's last reading a wrist within ``max_reach_m``
+    still counts as at the plate when it stopped reporting (seconds).
+
+    It covers a few missed pose samples. A visit with such a wrist goes to
+    review as ``sensor_fault`` when the plate does not report again before
+    the visit is settled. Raising it also flags hands that left just before
+    the plate stopped, whose takes the plate usually measured.
+    """
+
     dwell_sd_m: float = 0.03
     """Spread of the along-shelf offset between the median wrist position of
     the causing hand's reach and the centre of the plate it changed.

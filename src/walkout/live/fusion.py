@@ -24,6 +24,7 @@ from walkout.fusion.carts import build_receipt
 from walkout.fusion.decisions import DecidedEvent
 from walkout.fusion.engine import FusionEngine
 from walkout.fusion.params import DEFAULT_PARAMS, FusionParams
+from walkout.fusion.products import SENSOR_FAULT
 from walkout.fusion.shoppers import AccountMode, plate_distances
 from walkout.recording.model import (
     GateEvent,
@@ -382,8 +383,15 @@ class StoreFusion:
         self.finished.add(visit)
         self.engine.finalise(accounts=[visit])
         tracks = sorted(self.visit_tracks.get(visit, ()))
+        silent = self.silent_plates()
+        if silent:
+            self.engine.review_silent_plates(visit, tracks, silent)
         receipt = build_receipt(visit, tracks, self.engine.carts.get(visit), self.store)
-        events = [event for event in self.engine.decided if event.account == visit]
+        events = [
+            event
+            for event in [*self.engine.decided, *self.engine.unmeasured]
+            if event.account == visit
+        ]
         staff = visit in self.store.staff_accounts
         logger.info(
             "store %s: visit %s finished with %d line(s), %d needing review%s",
@@ -394,6 +402,21 @@ class StoreFusion:
             " (restock)" if staff else "",
         )
         return VisitOutcome(visit, receipt, events, staff)
+
+    def silent_plates(self) -> dict[str, float]:
+        """Return the last reading time of each plate that stopped reporting.
+
+        These are the plates that the detector left out of the frontier
+        (silent for ``stall_s``), so no visit waits for their levels. A plate
+        that never reported is left out.
+        """
+        active_t = self.detector.active_last_t()
+        silent: dict[str, float] = {}
+        for plate in self.store.plates:
+            times, _ = self.detector.readings(plate, -math.inf, math.inf)
+            if times.size and float(times[-1]) < active_t:
+                silent[plate] = float(times[-1])
+        return silent
 
     def cart(self, visit: str) -> Receipt:
         """Return the visit's current cart as receipt lines."""
@@ -424,6 +447,18 @@ class StoreFusion:
                 trace.t_end
             ):
                 best = trace
+        if best is None and decided.review_reason == SENSOR_FAULT:
+            # A take that a silent plate could not measure has no shelf event.
+            # The readings still buffered show how the plate stopped.
+            times, grams = self.detector.readings(
+                decided.plate, decided.t - TRACE_BEFORE_S, decided.t + TRACE_AFTER_S
+            )
+            if times.size:
+                best = EventTrace(
+                    decided.t,
+                    decided.t,
+                    {decided.plate: (times.tolist(), grams.tolist())},
+                )
         return best
 
     def positions_near(
