@@ -64,7 +64,7 @@ def _parse_camera_map(text: str) -> dict[str, str]:
         if video_id in mapping:
             raise typer.BadParameter(
                 f"video {video_id} is mapped twice ({video_id}={mapping[video_id]} "
-                f"and {item}); give each video one calibration",
+                f"and {item}). Give each video one calibration",
                 param_hint="--camera-map",
             )
         mapping[video_id] = calibration_id
@@ -74,7 +74,7 @@ def _parse_camera_map(text: str) -> dict[str, str]:
 def _check_seconds(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value > 0):
         raise typer.BadParameter(
-            f"{value} is not a positive number of seconds; pass for example "
+            f"{value} is not a positive number of seconds. Pass for example "
             "--seconds 10, or leave it out to process the whole videos"
         )
     return value
@@ -204,7 +204,7 @@ def perceive(
     for camera_id, lost in sorted(report.ended_early.items()):
         error_console.print(
             f"[yellow]warning:[/] camera {camera_id}: the video ended early or "
-            f"is damaged; {lost} frames could not be read",
+            f"is damaged. {lost} frames could not be read",
             soft_wrap=True,
             highlight=False,
         )

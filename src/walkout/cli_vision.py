@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from walkout.perception.recognition.image_list import LabelledImage
-    from walkout.perception.recognition.labels import ClassMap
     from walkout.perception.recognition.recogniser import Recogniser
-from walkout.perception.recognition.errors import ImageListError, RecognitionError
+from walkout.perception.recognition.errors import RecognitionError
 
 logger = logging.getLogger(__name__)
 console = Console()
@@ -46,6 +45,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 ProgressCallback = Callable[[int, int], None]
+BatchResult = TypeVar("BatchResult")
 
 
 @contextmanager
@@ -75,6 +75,65 @@ def _progress(label: str) -> Iterator[ProgressCallback]:
     finally:
         if bar.live.is_started:
             bar.stop()
+
+
+@contextmanager
+def _inference_errors(
+    describe: Callable[[RecognitionError], str] = str,
+) -> Iterator[None]:
+    """Report a missing perception extra or a ``RecognitionError`` and exit 2.
+
+    ``describe`` formats the message of the recognition error.
+    """
+    try:
+        yield
+    except ImportError as error:
+        raise _fail(
+            f"inference needs the perception extra ({error}). Install it with: "
+            "pip install 'walkout[perception]'"
+        ) from error
+    except RecognitionError as error:
+        raise _fail(describe(error)) from error
+
+
+def _load_recogniser_and_list(
+    model_path: Path, threads: int, image_list: Path, root: Path
+) -> tuple[Recogniser, list[LabelledImage]]:
+    """Load the recogniser and read the image list against its fine classes."""
+    from walkout.perception.recognition.image_list import read_image_list
+    from walkout.perception.recognition.recogniser import Recogniser
+
+    recogniser = Recogniser(model_path, threads=threads)
+    items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
+    return recogniser, items
+
+
+def _infer_in_batches(
+    label: str,
+    recogniser: Recogniser,
+    image_list: Path,
+    items: list[LabelledImage],
+    infer: Callable[[list[Path]], BatchResult],
+) -> list[BatchResult]:
+    """Run ``infer`` on the images of ``items`` one batch at a time.
+
+    A progress bar named ``label`` counts the images, and an image that fails
+    to load is reported with its line in ``image_list``.
+    """
+    from walkout.perception.recognition.errors import ImageLoadError
+    from walkout.perception.recognition.image_list import locate_load_error
+
+    results: list[BatchResult] = []
+    step = recogniser.batch_size
+    with _progress(label) as advance:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            try:
+                results.append(infer([item.path for item in chunk]))
+            except ImageLoadError as error:
+                raise locate_load_error(error, image_list, chunk) from error
+            advance(min(start + step, len(items)), len(items))
+    return results
 
 
 @vision_app.command("train")
@@ -155,14 +214,14 @@ def train_command(
 
     # Each stage replaces the bar of the stage before it.
     stage_bar = ExitStack()
-    shown: dict[str, ProgressCallback] = {}
+    stage_callbacks: dict[str, ProgressCallback] = {}
 
     def show_stage(stage: str, done: int, total: int) -> None:
-        if stage not in shown:
+        if stage not in stage_callbacks:
             stage_bar.close()
-            shown.clear()
-            shown[stage] = stage_bar.enter_context(_progress(stage))
-        shown[stage](done, total)
+            stage_callbacks.clear()
+            stage_callbacks[stage] = stage_bar.enter_context(_progress(stage))
+        stage_callbacks[stage](done, total)
 
     try:
         with stage_bar:
@@ -234,17 +293,10 @@ def eval_command(
         Recogniser,
     )
 
-    try:
+    with _inference_errors():
         recogniser = Recogniser(model or DEFAULT_MODEL_PATH, threads=threads)
         with _progress("eval") as advance:
             result = evaluate(image_list, root, recogniser, on_progress=advance)
-    except ImportError as error:
-        raise _fail(
-            f"inference needs the perception extra ({error}). Install it with: "
-            "pip install 'walkout[perception]'"
-        ) from error
-    except RecognitionError as error:
-        raise _fail(str(error)) from error
 
     console.print(f"images: {result.images}", highlight=False)
     console.print(f"fine top-1:   {result.top1_fine:.2%}", highlight=False)
@@ -276,31 +328,24 @@ def calibrate_command(
         expected_calibration_error,
         fit_temperature,
     )
-    from walkout.perception.recognition.image_list import read_image_list
     from walkout.perception.recognition.labels import labels_path_for, set_temperature
-    from walkout.perception.recognition.recogniser import (
-        DEFAULT_MODEL_PATH,
-        Recogniser,
-        softmax,
-    )
+    from walkout.perception.recognition.recogniser import DEFAULT_MODEL_PATH, softmax
 
-    model_path = model or DEFAULT_MODEL_PATH
-    try:
-        recogniser = Recogniser(model_path, threads=threads)
-        items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
-        labels = [item.fine_id for item in items]
-        logits = _logits_with_progress(recogniser, image_list, items)
-        temperature = fit_temperature(logits, labels)
-    except ImportError as error:
-        raise _fail(
-            f"inference needs the perception extra ({error}). Install it with: "
-            "pip install 'walkout[perception]'"
-        ) from error
-    except RecognitionError as error:
+    def describe(error: RecognitionError) -> str:
         message = str(error)
         if not message.startswith(str(image_list)):
             message = f"{image_list}: {message}"
-        raise _fail(f"{message}. The labels file was not changed") from error
+        return f"{message}. The labels file was not changed"
+
+    model_path = model or DEFAULT_MODEL_PATH
+    with _inference_errors(describe):
+        recogniser, items = _load_recogniser_and_list(
+            model_path, threads, image_list, root
+        )
+        labels = [item.fine_id for item in items]
+        logits = _logits_with_progress(recogniser, image_list, items)
+        temperature = fit_temperature(logits, labels)
+
     before = expected_calibration_error(
         softmax(logits / recogniser.temperature), labels
     )
@@ -336,53 +381,38 @@ def outputs_command(
     The simulator draws its vision observations from this file, so it needs
     neither the images nor ONNX Runtime.
     """
-    from walkout.perception.recognition.errors import ImageLoadError
-    from walkout.perception.recognition.image_list import (
-        locate_load_error,
-        read_image_list,
-    )
-    from walkout.perception.recognition.recogniser import (
-        DEFAULT_MODEL_PATH,
-        Recogniser,
-    )
+    from walkout.perception.recognition.image_list import check_coarse_ids
+    from walkout.perception.recognition.recogniser import DEFAULT_MODEL_PATH
     from walkout.recording._files import replace_atomically
     from walkout.sim.vision import OUTPUTS_FORMAT
 
     model_path = model or DEFAULT_MODEL_PATH
-    try:
-        recogniser = Recogniser(model_path, threads=threads)
-        items = read_image_list(image_list, root, num_fine=recogniser.classes.num_fine)
-        _check_coarse_ids(image_list, items, recogniser.classes)
-        images: list[dict[str, object]] = []
-        correct = 0
-        step = recogniser.batch_size
-        with _progress("outputs") as advance:
-            for start in range(0, len(items), step):
-                chunk = items[start : start + step]
-                try:
-                    predictions = recogniser.predict(
-                        [item.path for item in chunk], top_k
-                    )
-                except ImageLoadError as error:
-                    raise locate_load_error(error, image_list, chunk) from error
-                for item, top in zip(chunk, predictions, strict=True):
-                    label = recogniser.classes.fine_names[item.fine_id]
-                    correct += top[0].label == label
-                    images.append(
-                        {
-                            "path": _relative_or_absolute(item.path, root),
-                            "label": label,
-                            "top": [[c.label, round(c.p, 4)] for c in top],
-                        }
-                    )
-                advance(min(start + step, len(items)), len(items))
-    except ImportError as error:
-        raise _fail(
-            f"inference needs the perception extra ({error}). Install it with: "
-            "pip install 'walkout[perception]'"
-        ) from error
-    except RecognitionError as error:
-        raise _fail(str(error)) from error
+    with _inference_errors():
+        recogniser, items = _load_recogniser_and_list(
+            model_path, threads, image_list, root
+        )
+        check_coarse_ids(image_list, items, recogniser.classes)
+        batches = _infer_in_batches(
+            "outputs",
+            recogniser,
+            image_list,
+            items,
+            lambda paths: recogniser.predict(paths, top_k),
+        )
+
+    predictions = [top for batch in batches for top in batch]
+    images: list[dict[str, object]] = []
+    correct = 0
+    for item, top in zip(items, predictions, strict=True):
+        label = recogniser.classes.fine_names[item.fine_id]
+        correct += top[0].label == label
+        images.append(
+            {
+                "path": _relative_or_absolute(item.path, root),
+                "label": label,
+                "top": [[c.label, round(c.p, 4)] for c in top],
+            }
+        )
 
     document = {
         "format": OUTPUTS_FORMAT,
@@ -409,36 +439,12 @@ def _logits_with_progress(
     """Return the recogniser's logits for ``items`` while drawing a progress bar."""
     import numpy as np
 
-    from walkout.perception.recognition.errors import ImageLoadError
-    from walkout.perception.recognition.image_list import locate_load_error
-
-    chunks: list[npt.NDArray[np.float32]] = []
-    step = recogniser.batch_size
-    with _progress("calibrate") as advance:
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
-            try:
-                chunks.append(recogniser.logits([item.path for item in chunk]))
-            except ImageLoadError as error:
-                raise locate_load_error(error, image_list, chunk) from error
-            advance(min(start + step, len(items)), len(items))
+    chunks = _infer_in_batches(
+        "calibrate", recogniser, image_list, items, recogniser.logits
+    )
     if not chunks:
         return np.zeros((0, recogniser.classes.num_fine), np.float32)
     return np.concatenate(chunks)
-
-
-def _check_coarse_ids(
-    image_list: Path, items: list[LabelledImage], classes: ClassMap
-) -> None:
-    """Raise ``ImageListError`` when a line's coarse id disagrees with the model."""
-    for item in items:
-        expected = classes.coarse_of_fine[item.fine_id]
-        if item.coarse_id != expected:
-            raise ImageListError(
-                f"{image_list}: {item.path} has coarse id {item.coarse_id}, but "
-                f"fine id {item.fine_id} ({classes.fine_names[item.fine_id]}) "
-                f"belongs to coarse id {expected} in the model's labels file"
-            )
 
 
 def _one_image_per_line(document: dict[str, object]) -> str:

@@ -223,7 +223,7 @@ def _batch() -> npt.NDArray[np.float32]:
 
 
 def _column_logits(batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Logits that change under a left-right mirror: the first row of channel 0."""
+    """Return the first row of channel 0, logits that change under a mirror."""
     return np.ascontiguousarray(batch[:, 0, 0, :])
 
 
@@ -259,7 +259,7 @@ def test_mirror_average_means_both_passes() -> None:
 
 
 def test_training_eval_mirror_matches_torch() -> None:
-    """Validation during training averages as the torch flip of the input did."""
+    """Check training validation against averaging the model on ``flip(3)``."""
     torch = pytest.importorskip("torch", reason="the perception extra is not installed")
     from walkout.perception.recognition.preprocess import normalise, resize_and_crop
     from walkout.perception.recognition.train import predict_logits

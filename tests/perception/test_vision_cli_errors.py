@@ -265,7 +265,7 @@ def test_long_commands_report_progress(
         )
         args += ["--model", str(model)]
     CliRunner().invoke(vision_app, args)
-    # calibrate may reject three images as too few; progress came first.
+    # calibrate may reject three images as too few, but only after the progress.
     assert (command, 3, 3) in calls
 
 
@@ -282,10 +282,10 @@ def test_help_argument_names_lower_case() -> None:
 def trainer_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     train_module = pytest.importorskip("walkout.perception.recognition.train")
 
-    def refuse(*args: object, **kwargs: object) -> None:
+    def fail_if_called(*args: object, **kwargs: object) -> None:
         raise AssertionError("training started before --out was checked")
 
-    monkeypatch.setattr(train_module, "train", refuse)
+    monkeypatch.setattr(train_module, "train", fail_if_called)
 
 
 @pytest.mark.usefixtures("trainer_must_not_run")

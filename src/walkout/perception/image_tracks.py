@@ -158,15 +158,12 @@ def perceive_video(
     tracker = Tracker(tracker_params or IMAGE_TRACKER_PARAMS)
     # The overlay goes to a temporary file beside its target and is renamed
     # only when every frame was written, so a failure leaves no partial video.
-    pending = None
+    pending: Path | None = None
+    writer: cv2.VideoWriter | None = None
     if overlay is not None:
         overlay.parent.mkdir(parents=True, exist_ok=True)
         pending = temporary_sibling(overlay)
-    writer = (
-        _open_overlay(pending, overlay, fps / stride, width, height)
-        if pending is not None and overlay is not None
-        else None
-    )
+        writer = _open_overlay(pending, overlay, fps / stride, width, height)
     lines = [",".join(TRACKS_COLUMNS)]
     completed = False
     try:

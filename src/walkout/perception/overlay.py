@@ -192,7 +192,7 @@ class OverlayWriter:
         logger.info("wrote overlay video %s", self.path)
 
     def discard(self) -> None:
-        """Stop writing and delete the temporary video; ``path`` is left as it was."""
+        """Stop writing and delete the temporary video, leaving ``path`` as it was."""
         self._writer.release()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._temporary)

@@ -64,7 +64,7 @@ ProgressCallback = Callable[[int, int], None]
 IN_VIEW_MARGIN_PX = 20.0
 
 # Relative difference between a container's frame rate and index.json's
-# above which perception warns: the recording clock follows index.json.
+# above which perception warns. Frame times follow index.json either way.
 FPS_TOLERANCE = 0.01
 
 # FFmpeg log level for OpenCV's decoder (-8 is AV_LOG_QUIET). A corrupt video
@@ -222,7 +222,7 @@ def _check_video_format(
     if container_fps > 0 and abs(container_fps - fps) > FPS_TOLERANCE * fps:
         message = (
             f"camera {camera_id}: {path.name} is {container_fps:.3f} fps, but "
-            f"video/index.json says {fps:g} fps; frame times follow index.json"
+            f"video/index.json gives {fps:g} fps. Frame times follow index.json"
         )
         # Logged at info level because the report carries it to the caller.
         logger.info("%s", message)
@@ -384,7 +384,7 @@ def perceive(
         raise RecordingError(
             recording_path / "store.json",
             "the store has no camera calibration ('cameras' is missing or empty)",
-            hint="perception needs calibrated cameras; use a store.json with "
+            hint="perception needs calibrated cameras, so use a store.json with "
             "cameras, or track one video in image coordinates with --video",
         )
     _check_camera_map(recording_path, videos, calibration_of or {})

@@ -11,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from walkout.perception.recognition.calibration import expected_calibration_error
-from walkout.perception.recognition.errors import ImageListError, ImageLoadError
+from walkout.perception.recognition.errors import ImageLoadError
 from walkout.perception.recognition.image_list import (
+    check_coarse_ids,
     locate_load_error,
     read_image_list,
 )
@@ -40,19 +41,12 @@ def evaluate(
 ) -> EvalResult:
     """Classify every image of a ``path, fine_id, coarse_id`` list under ``root``.
 
-    Raises :class:`ImageListError` on a malformed line or a missing image and
-    :class:`ImageLoadError` on an image that cannot be decoded.
+    Raises :class:`ImageListError` on a malformed line, a missing image or a
+    coarse id that disagrees with the model, and :class:`ImageLoadError` on an
+    image that cannot be decoded.
     """
     items = read_image_list(list_path, root, num_fine=recogniser.classes.num_fine)
-    classes = recogniser.classes
-    for item in items:
-        expected = classes.coarse_of_fine[item.fine_id]
-        if item.coarse_id != expected:
-            raise ImageListError(
-                f"{list_path}: {item.path} has coarse id {item.coarse_id}, but fine "
-                f"id {item.fine_id} ({classes.fine_names[item.fine_id]}) belongs "
-                f"to coarse id {expected} in the model's labels file"
-            )
+    check_coarse_ids(list_path, items, recogniser.classes)
     fine_correct = 0
     coarse_correct = 0
     probabilities: list[npt.NDArray[np.float32]] = []

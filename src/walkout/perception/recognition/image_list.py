@@ -6,8 +6,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from walkout.perception.recognition.errors import ImageListError, ImageLoadError
+
+if TYPE_CHECKING:
+    from walkout.perception.recognition.labels import ClassMap
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +23,7 @@ class LabelledImage:
     path: Path
     fine_id: int
     coarse_id: int
-    # Line number in the list file, counted from 1; 0 when not read from a file.
+    # Line number in the list file, counted from 1, or 0 when not read from a file.
     line: int = 0
 
 
@@ -94,3 +98,17 @@ def locate_load_error(
         if error.path is not None and item.path == error.path:
             return ImageLoadError(f"{list_path}:{item.line}: {error}", path=item.path)
     return ImageLoadError(f"{list_path}: {error}", path=error.path)
+
+
+def check_coarse_ids(
+    list_path: Path, items: Sequence[LabelledImage], classes: ClassMap
+) -> None:
+    """Raise ``ImageListError`` when a line's coarse id disagrees with ``classes``."""
+    for item in items:
+        expected = classes.coarse_of_fine[item.fine_id]
+        if item.coarse_id != expected:
+            raise ImageListError(
+                f"{list_path}: {item.path} has coarse id {item.coarse_id}, but "
+                f"fine id {item.fine_id} ({classes.fine_names[item.fine_id]}) "
+                f"belongs to coarse id {expected} in the model's labels file"
+            )

@@ -31,9 +31,9 @@ MAX_LISTED_IDS = 20
 
 
 def _id_list(ids: Sequence[int]) -> str:
-    shown = ", ".join(str(i) for i in ids[:MAX_LISTED_IDS])
+    listed = ", ".join(str(i) for i in ids[:MAX_LISTED_IDS])
     more = len(ids) - MAX_LISTED_IDS
-    return f"[{shown}, ... and {more} more]" if more > 0 else f"[{shown}]"
+    return f"[{listed}, ... and {more} more]" if more > 0 else f"[{listed}]"
 
 
 def check_fine_ids(ids: Sequence[int], *, source: str, fix: str) -> None:
@@ -81,14 +81,14 @@ def check_class_names(
     for index, name in enumerate(fine_names):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(
-                f"{source}: fine class {index} has name {name!r}; "
-                "every class needs a non-empty text name"
+                f"{source}: fine class {index} has name {name!r}. "
+                "Every class needs a non-empty text name"
             )
     repeated = sorted(str(name) for name, n in Counter(fine_names).items() if n > 1)
     if repeated:
         raise ValueError(
-            f"{source}: fine class names {repeated} occur more than once; "
-            "each fine class needs its own name"
+            f"{source}: fine class names {repeated} occur more than once. "
+            "Each fine class needs its own name"
         )
     names_of: dict[int, str] = {}
     for index, (coarse_id, coarse_name) in enumerate(coarse_pairs):
@@ -98,19 +98,19 @@ def check_class_names(
             or coarse_id < 0
         ):
             raise ValueError(
-                f"{source}: fine class {index} has coarse id {coarse_id!r}; "
-                "coarse ids are integers of 0 or more"
+                f"{source}: fine class {index} has coarse id {coarse_id!r}. "
+                "Coarse ids are integers of 0 or more"
             )
         if not isinstance(coarse_name, str) or not coarse_name.strip():
             raise ValueError(
-                f"{source}: fine class {index} has coarse name {coarse_name!r}; "
-                "every class needs a non-empty text name"
+                f"{source}: fine class {index} has coarse name {coarse_name!r}. "
+                "Every class needs a non-empty text name"
             )
         known = names_of.setdefault(coarse_id, coarse_name)
         if known != coarse_name:
             raise ValueError(
                 f"{source}: coarse id {coarse_id} is named both {known!r} and "
-                f"{coarse_name!r}; give each coarse id one name"
+                f"{coarse_name!r}. Give each coarse id one name"
             )
 
 
@@ -148,7 +148,7 @@ class ClassMap:
         except UnicodeDecodeError as error:
             raise ModelFileError(
                 f"class list {path} is not UTF-8 text ({error.reason} at byte "
-                f"{error.start}); save it as UTF-8"
+                f"{error.start}). Save it as UTF-8"
             ) from error
         for line_number, row in enumerate(rows[1:], start=2):
             try:
@@ -345,8 +345,8 @@ def _fine_entries(path: Path, entries: object) -> list[dict[str, Any]]:
 def set_temperature(path: Path, temperature: float) -> None:
     """Store ``temperature`` in the labels JSON at ``path``, keeping all else.
 
-    The file is read as plain JSON, so keys this version does not know stay.
-    A symbolic link is followed and its target rewritten.
+    The file is read as plain JSON, so keys that this version does not read are
+    kept. A symbolic link is followed and its target rewritten.
     """
     LabelsFile.read(path)  # Raises ModelFileError unless the file is valid.
     target = path.resolve()

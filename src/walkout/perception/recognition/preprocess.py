@@ -134,8 +134,8 @@ def load_rgb(image: ImageInput) -> Image.Image:
 def _too_large_message(path: Path, pixels: str) -> str:
     return (
         f"image {path} has {pixels}, above the limit of {MAX_IMAGE_PIXELS:,} "
-        "pixels that guards against decompression bombs. Scale it down first; "
-        "the recogniser looks at a few hundred pixels per side"
+        "pixels that guards against decompression bombs. Scale it down first, "
+        "because the recogniser looks at a few hundred pixels per side"
     )
 
 

@@ -60,7 +60,7 @@ class TrainConfig:
     With the defaults, an epoch took about 165 s on two otherwise idle AMD
     EPYC cores (torch 2.13 CPU build), so a run takes about 36 minutes.
     Training time grows in proportion to ``epochs`` and to the square of
-    ``image_size``; ``lite0`` trains about 1.7 times faster than ``lite2`` at
+    ``image_size``. ``lite0`` trains about 1.7 times faster than ``lite2`` at
     the same size.
     """
 
@@ -120,7 +120,7 @@ class TrainResult:
     """Paths of the exported model and labels file, with validation accuracy.
 
     ``preprocessing_scores`` lists every candidate preprocessing in the order
-    tried; ``preprocessing`` is the first with the best fine, then coarse,
+    tried. ``preprocessing`` is the first with the best fine, then coarse,
     accuracy.
     """
 
@@ -297,17 +297,15 @@ def train(
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     _freeze_leading_layers(model, config.frozen_blocks)
     optimizer = _optimizer(model, config)
-    averaged = (
-        None
-        if config.ema_decay is None
-        else AveragedModel(
+    averaged: AveragedModel | None = None
+    if config.ema_decay is not None:
+        averaged = AveragedModel(
             model,
             multi_avg_fn=get_ema_multi_avg_fn(  # type: ignore[no-untyped-call]
                 config.ema_decay
             ),
             use_buffers=True,
         )
-    )
     # The network that gets validated and exported.
     final = model if averaged is None else averaged.module
     base_lrs = [group["lr"] for group in optimizer.param_groups]
