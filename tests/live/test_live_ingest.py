@@ -171,7 +171,7 @@ def test_time_going_back_across_batches_rejected(
     assert stored_inputs(live_any_client, live_any_store_id) == 1
 
 
-def test_reading_dated_ahead_is_rejected_and_leaves_its_plate_open(
+def test_reading_dated_ahead_rejected(
     live_any_client: TestClient,
     live_any_store_id: str,
     live_any_gate: dict[str, str],
@@ -188,7 +188,7 @@ def test_reading_dated_ahead_is_rejected_and_leaves_its_plate_open(
     assert send("a", 10.0, plates[0]).status_code == 201
     live_clock.advance(5.0)
 
-    # 95 s of sensor time after 5 s of wall time: a clock running ahead.
+    # 95 s of sensor time after 5 s of wall time is a clock running ahead.
     ahead = send("b", 105.0, plates[1])
     assert ahead.status_code == 422, ahead.text
     message = ahead.json()["error"]["message"]
@@ -198,13 +198,14 @@ def test_reading_dated_ahead_is_rejected_and_leaves_its_plate_open(
 
     # The rejected reading did not move the plate's clock.
     assert send("c", 15.5, plates[1]).status_code == 201
-    # A plate back after a long silence is not ahead: wall time passed too.
+    # A plate back after a long silence is not ahead, because wall time
+    # passed too.
     live_clock.advance(300.0)
     assert send("d", 316.0, plates[0]).status_code == 201
     assert stored_inputs(live_any_client, live_any_store_id) == 3
 
 
-def test_reading_lead_follows_the_setting(
+def test_reading_lead_follows_setting(
     live_sqlite_url: str,
     live_clock: LiveClock,
     live_provider: RecordingProvider,

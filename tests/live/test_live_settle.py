@@ -156,16 +156,15 @@ def test_in_review_visit_can_settle(
     assert Decimal(response.json()["total"]) == total
 
 
-def test_event_state_never_pairs_an_unsettled_visit_with_its_receipt(
+def test_visit_state_reads_one_snapshot(
     live_client: TestClient,
     live_provider: RecordingProvider,
     live_store_document: dict[str, Any],
     live_clock: LiveClock,
 ) -> None:
-    # Settling commits the receipt and the settled status together. The
-    # event stream polls the state while that happens; a settle that commits
-    # between two of its statements must not yield an ended visit beside the
-    # receipt, which would end the stream without a settled status.
+    # A settle that commits while the event stream reads the state must not
+    # yield an ended visit beside its receipt, which would end the stream
+    # without a settled status.
     visit_id, _, total = ended_visit_with_cart(live_client, live_store_document, 1)
     context = live_client.app.state.context  # type: ignore[attr-defined]
     statements: list[str] = []
@@ -182,7 +181,8 @@ def test_event_state_never_pairs_an_unsettled_visit_with_its_receipt(
     reader = threading.get_ident()
 
     def settle_between_statements(*args: Any) -> None:
-        # The app's background work shares the engine; count only the reads.
+        # The app's background work shares the engine, so count only the
+        # statements of this thread.
         if threading.get_ident() != reader:
             return
         statements.append(args[2])
@@ -196,7 +196,7 @@ def test_event_state_never_pairs_an_unsettled_visit_with_its_receipt(
         sa.event.remove(
             context.engine, "before_cursor_execute", settle_between_statements
         )
-    # A read in a single statement leaves no gap to settle in; settle now.
+    # A read in a single statement leaves no gap to settle in, so settle now.
     if not settled:
         settle()
     second = _visit_state(context, visit_id)

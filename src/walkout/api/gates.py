@@ -73,7 +73,9 @@ class RecoveredAdmissionOut(BaseModel):
         "a later run"
     )
     hold_id: str | None
-    error: str | None = Field(description="payment error code of a failed run")
+    error: str | None = Field(
+        description="payment error code, or the reason, of a failed run"
+    )
 
 
 def _publish_latest(context: ServiceContext, session: Session, store_id: str) -> None:

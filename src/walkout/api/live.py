@@ -214,9 +214,9 @@ async def sensor_stream(websocket: WebSocket, store_id: str) -> None:
 def _visit_state(
     context: ServiceContext, visit_id: str
 ) -> tuple[str, dict[str, object] | None]:
-    # One statement reads both, so the status and the receipt come from the
-    # same snapshot: settling commits them together, and two statements under
-    # read committed could see an ended visit beside its new receipt.
+    # Settling commits the status and the receipt together. One statement
+    # reads both, because two statements under read committed could see an
+    # ended visit beside its new receipt.
     with context.session_factory() as session:
         row = session.execute(
             select(Visit.status, Receipt)

@@ -51,7 +51,7 @@ class LivePlateClock(Base):
     """Time of the last stored reading of one plate, and when it was received.
 
     ``t`` rejects readings whose time goes back. ``received_at`` (null on rows
-    stored before it was kept) lets ingestion carry the sensor clock forward
+    stored before the column existed) lets ingestion carry the sensor clock forward
     in wall time, to reject readings dated too far ahead of it.
     """
 

@@ -149,8 +149,8 @@ def sensor_clock(clocks: Iterable[LivePlateClock], now: datetime) -> float | Non
     """Return the store's sensor time at ``now``, or None before any reading.
 
     Each plate's last reading is carried forward by the wall time since it
-    was received, and the newest of those is taken, so plates that stopped
-    reporting do not hold the clock back.
+    was received. The clock is the newest of those, so plates that stopped
+    reporting do not hold it back.
     """
     times = [
         row.t + max(0.0, (now - row.received_at).total_seconds())
@@ -193,8 +193,8 @@ def _check_weights(
                 "weights.t",
                 row,
                 t,
-                f"it is {t - reference:.1f} s ahead of t={reference:.3f} ({source}); "
-                f"readings may lead by at most {max_lead_s:g} s. Check the clock "
+                f"it is {t - reference:.1f} s ahead of t={reference:.3f} ({source}). "
+                f"Readings may lead by at most {max_lead_s:g} s. Check the clock "
                 f"of the gateway that reads plate {plate}",
             )
         previous = clock.get(plate)

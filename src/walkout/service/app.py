@@ -120,7 +120,7 @@ def _recover_admissions_once(context: ServiceContext) -> None:
 async def _recover_admissions_periodically(context: ServiceContext) -> None:
     """Release interrupted entries at start-up and then every interval.
 
-    A run works on a thread, because the payment calls block.
+    Each run goes to a worker thread, because the payment calls block.
     """
     interval = context.settings.admission_recovery_interval_s
     while True:

@@ -64,13 +64,15 @@ class Settings(BaseSettings):
     settle_margin_s: float = Field(default=2.0, ge=0, le=600)
     # How often a stream of visit events polls the database, in seconds.
     visit_events_poll_s: float = Field(default=0.5, gt=0, le=60)
-    # How far a sensor reading may be dated ahead of the store's sensor
-    # clock, in seconds; a reading further ahead is rejected.
+    # Max seconds by which a sensor reading may be dated ahead of the store's
+    # sensor clock. A reading further ahead is rejected.
     max_reading_lead_s: float = Field(default=60.0, gt=0, le=86400)
     # Seconds after which an entry still waiting for its hold's result counts
     # as interrupted, so its hold is released and its visit deleted. An entry
     # whose hold call takes longer is cancelled too, and the shopper needs a
-    # new pass. The Stripe SDK (16.1) times a request out after 80 s.
+    # new pass. The Stripe SDK (16.1) times out each attempt after 80 s, and
+    # StripeProvider retries twice by default, so one hold call can outlast
+    # the default.
     admission_timeout_s: float = Field(default=120.0, ge=1, le=12 * 3600)
     # How often the service looks for interrupted entries, in seconds. It
     # also looks once at start-up.

@@ -217,9 +217,9 @@ def _rowcount(result: Any) -> int:
 def _delete_reservation(session: Session, visit_id: str, *, status: str) -> bool:
     """Delete a reserved visit, its tracks and its live row if it still has ``status``.
 
-    The statements run in the caller's transaction. It must roll back when
-    this returns False, because another process opened, claimed or deleted
-    the visit.
+    The pass is unlinked from the visit. The statements run in the caller's
+    transaction, which must roll back when this returns False, because
+    another process opened, claimed or deleted the visit.
     """
     statements: list[Update | Delete] = [
         update(EntryPass).where(EntryPass.visit_id == visit_id).values(visit_id=None),
@@ -239,8 +239,9 @@ def _cancel_reservation(
 ) -> None:
     """Delete the reserved visit. ``outcome`` None returns the pass for a retry.
 
-    Does nothing when ``recover_admissions`` claimed the visit first, because
-    the hold's idempotency key may then be bound to a released hold.
+    Leaves the visit and its pass alone when ``recover_admissions`` claimed
+    the visit first, because the hold's idempotency key may then be bound to
+    a released hold.
     """
     entry_pass = reservation.entry_pass
     store_id, visit_id = reservation.visit.store_id, reservation.visit.id
@@ -512,7 +513,7 @@ def exit_track(
 
 
 class RecoveryOutcome(enum.StrEnum):
-    """The result of ``recover_admissions`` for one unfinished admission."""
+    """The outcome of ``recover_admissions`` for one unfinished admission."""
 
     # The hold was cancelled, or found cancelled. The visit is deleted and the
     # pass used up, because its hold key now replays a cancelled hold.
@@ -523,13 +524,16 @@ class RecoveryOutcome(enum.StrEnum):
     # A restock visit, which places no hold. The visit is deleted and the pass
     # is valid again.
     RESTOCK = "restock"
-    # A payment call failed or the hold cannot be found. The visit stays
-    # claimed and is retried once the claim is older than the timeout.
+    # A payment call failed, or the pass or the card on file is missing. The
+    # visit stays claimed and is retried once the claim is older than the
+    # timeout.
     FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class RecoveredAdmission:
+    """An admission that ``recover_admissions`` claimed, and its outcome."""
+
     store_id: str
     visit_id: str
     outcome: RecoveryOutcome
@@ -562,9 +566,9 @@ def recover_admissions(
 
     Such an admission is one whose process died between the reservation and
     the hold's result, or whose hold call outlived ``timeout``. Each one is
-    first claimed with a conditional update, so of several processes only
-    one handles it, and ``admit`` can no longer open it. Returns one entry
-    per claimed admission; failed ones stay claimed for a later run.
+    first claimed with a conditional update, so only one of several
+    processes handles it, and ``admit`` can no longer open it. Returns one
+    entry per claimed admission. Failed ones stay claimed for a later run.
     ``store_id`` limits the run to one store.
     """
     cutoff = now - timeout
@@ -592,13 +596,14 @@ def recover_admissions(
 
 
 def _find_entry_pass(session: Session, visit: Visit) -> EntryPass | None:
+    """Return the pass that reserved ``visit``, or None unless exactly one matches."""
     linked = session.scalars(
         select(EntryPass).where(EntryPass.visit_id == visit.id)
     ).first()
     if linked is not None:
         return linked
-    # Reservations from before passes were linked at reservation time: the
-    # pass claim and the visit share one timestamp.
+    # Reservations made before passes were linked at reservation time are
+    # matched by time, because the pass claim and the visit share one.
     matches = session.scalars(
         select(EntryPass).where(
             EntryPass.account_id == visit.account_id,
