@@ -74,15 +74,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await live.start()
+        stopping = asyncio.Event()
         recovery = asyncio.create_task(
-            _recover_admissions_periodically(context), name="admission-recovery"
+            _recover_admissions_periodically(context, stopping),
+            name="admission-recovery",
         )
         try:
             yield
         finally:
-            recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recovery
+            # A run in progress finishes its payment calls before shutdown
+            # goes on, since its worker thread cannot be cancelled.
+            stopping.set()
+            await recovery
             await live.close()
 
     app = FastAPI(
@@ -117,17 +120,21 @@ def _recover_admissions_once(context: ServiceContext) -> None:
         logger.info("admission_recovery_finished admissions=%d", len(results))
 
 
-async def _recover_admissions_periodically(context: ServiceContext) -> None:
+async def _recover_admissions_periodically(
+    context: ServiceContext, stopping: asyncio.Event
+) -> None:
     """Release interrupted entries at start-up and then every interval.
 
-    Each run goes to a worker thread, because the payment calls block.
+    Each run goes to a worker thread, because the payment calls block. The
+    loop ends once ``stopping`` is set.
     """
     interval = context.settings.admission_recovery_interval_s
-    while True:
+    while not stopping.is_set():
         try:
             await asyncio.to_thread(_recover_admissions_once, context)
         except Exception:
             logger.exception(
                 "admission_recovery_run_failed; retrying in %.0f s", interval
             )
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
