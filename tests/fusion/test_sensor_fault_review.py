@@ -93,7 +93,7 @@ def test_silent_plate_flags_measured_take() -> None:
     assert lines["acct-1"].get(GINGER) == (1, SENSOR_FAULT)
 
 
-def test_plate_stopping_after_hand_left_not_flagged() -> None:
+def test_plate_stops_after_hand_left() -> None:
     # acct-1's wrist left plate 4.5.6 by t=16.4, well before it stops.
     recording = cut_plate(
         simulate(builtin_store(), "sensor_faults", 2040), "4.5.6", 25.0
@@ -147,8 +147,10 @@ def pad_except(recording: Recording, silent: str, extra_s: float) -> Recording:
 def stream_live(
     recording: Recording,
 ) -> tuple[StoreFusion, dict[str, dict[str, tuple[int, str | None]]]]:
-    """Feed the recording to live fusion in 1 s batches; return it and the
-    finished carts."""
+    """Feed the recording to live fusion in 1 s batches.
+
+    Returns the live fusion and the lines of each finished visit's receipt.
+    """
     fusion = StoreFusion(recording.store)
     weights, poses = recording.weights, recording.poses
     assert poses is not None

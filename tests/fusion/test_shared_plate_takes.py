@@ -91,9 +91,9 @@ def test_passing_hand_gets_no_unit() -> None:
     assert _lines(engine) == [("acct-1", 2, None)]
 
 
-def test_more_grabs_than_units_flagged() -> None:
-    # Three hands reach into the plate during a change of two bottles: one
-    # of the three took nothing, and nothing shows which.
+def _three_grabs() -> FusionEngine:
+    """Return an engine with three shoppers whose reaches into plate 1.5.9
+    overlap between t=9.1 and t=11.2."""
     engine = _engine(3)
     engine.add_poses(
         _poses(
@@ -102,6 +102,13 @@ def test_more_grabs_than_units_flagged() -> None:
             _grab("p3", "1.5.9", 9.9, 11.2),
         )
     )
+    return engine
+
+
+def test_more_grabs_than_units_flagged() -> None:
+    # Three hands reach into the plate during a change of two bottles: one
+    # of the three took nothing, and nothing shows which.
+    engine = _three_grabs()
 
     engine.decide(TWO_BOTTLES)
     engine.finalise()
@@ -115,14 +122,7 @@ def test_more_grabs_than_units_flagged() -> None:
 
 
 def test_three_units_three_reaches_split() -> None:
-    engine = _engine(3)
-    engine.add_poses(
-        _poses(
-            _grab("p1", "1.5.9", 9.1, 10.1),
-            _grab("p2", "1.5.9", 9.8, 11.0),
-            _grab("p3", "1.5.9", 9.9, 11.2),
-        )
-    )
+    engine = _three_grabs()
 
     engine.decide(THREE_BOTTLES)
 

@@ -44,8 +44,8 @@ class Cart:
         A put-back reduces the line by at most the units in the cart. A
         shopper who returns someone else's item therefore earns no credit
         against a later take, and the item stays on the taker's receipt. A
-        ``sensor_fault`` put never empties a line: its last unit stays,
-        flagged.
+        ``sensor_fault`` put never empties a line. Its last unit stays on the
+        receipt, flagged for review.
         """
         line = self.lines.setdefault(sku, CartLine())
         applied = max(qty, -line.qty)
@@ -56,8 +56,8 @@ class Cart:
             applied += 1
             line.review_reason = line.review_reason or SENSOR_FAULT
             logger.info(
-                "account %s: kept 1 unit of sku %s for review: the put that would "
-                "empty its line fits no product",
+                "account %s: kept 1 unit of sku %s for review because the put "
+                "that would empty its line fits no product",
                 self.account,
                 sku,
             )

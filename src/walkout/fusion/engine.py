@@ -116,8 +116,8 @@ class FusionEngine:
         self._open_doubt: dict[str, tuple[str, dict[str, float]]] = {}
         # Decided put (by object id, until applied) to its sku probabilities.
         self._put_alternatives: dict[int, dict[str, float]] = {}
-        # Takes that silent plates could not measure, and qty 0 flags on the
-        # lines of takes measured just before a plate went silent.
+        # Takes that silent plates could not measure, and qty 0 events that
+        # flag the lines of takes measured just before a plate went silent.
         self.unmeasured: list[DecidedEvent] = []
 
     # --- inputs -----------------------------------------------------------
@@ -223,8 +223,11 @@ class FusionEngine:
     def _decide_whole(
         self, event: ShelfEvent, *, pieced: bool = False
     ) -> list[DecidedEvent]:
-        """Decide one event as one grab; ``pieced`` marks two merged partial
-        changes, whose lines go to review as ``sensor_fault``."""
+        """Decide one event as one grab.
+
+        ``pieced`` marks an event merged from two partial changes, and its
+        lines go to review as ``sensor_fault``.
+        """
         # Who: tracks near the plate, mapped to accounts. The raw scores
         # ignore which reaches earlier events used, for the solver.
         track_scores = self._track_scores(event, self._used_reaches)
@@ -261,10 +264,11 @@ class FusionEngine:
             # A put that fits no held product while the putter's wrists stayed
             # out of reach is drift or spikes on the plate, not an item.
             # Netting it would cancel a measured take without a trace.
-            assert chosen is not None and chosen.distance_m is not None
+            assert chosen is not None
+            assert chosen.distance_m is not None
             logger.warning(
                 "store %s: dropped a rise of %.1f g on plates %s at t=%.2f as a "
-                "sensor fault: it fits no held product and the nearest free "
+                "sensor fault, because it fits no held product and the nearest free "
                 "wrist (account %s) stayed %.2f m away",
                 self.store.info.id,
                 event.delta_g,
@@ -358,11 +362,12 @@ class FusionEngine:
             if earlier.plates != event.plates:
                 continue
             first = earlier.changes[0]
-            gap = change.t_start - first.t_end
-            if (first.delta_g > 0) != (change.delta_g > 0) or not (
-                0.0 <= gap <= self.params.partial_merge_gap_s
-            ):
+            if (first.delta_g > 0) != (change.delta_g > 0):
                 return None
+            gap = change.t_start - first.t_end
+            if not 0.0 <= gap <= self.params.partial_merge_gap_s:
+                return None
+
             merged = ShelfEvent(
                 (
                     PlateChange(
@@ -374,9 +379,10 @@ class FusionEngine:
                     ),
                 )
             )
-            check = self._score_products(merged, [], held=None)
-            if not check.keep or check.review_reason == SENSOR_FAULT:
+            merged_score = self._score_products(merged, [], held=None)
+            if not merged_score.keep or merged_score.review_reason == SENSOR_FAULT:
                 return None
+
             del self.dropped[index]
             logger.warning(
                 "store %s: merged changes of %.1f g and %.1f g on plate %s at "
@@ -501,9 +507,12 @@ class FusionEngine:
         accounts: list[AccountScore],
         track_scores: list[TrackScore],
     ) -> tuple[list[tuple[AccountScore | None, int]], str | None]:
-        """Return (account, units) pairs that together make up the event, and
-        ``ambiguous_shopper`` when the units do not divide one per grabbing
-        account."""
+        """Return the (account, units) pairs that make up the event, and a
+        review reason.
+
+        The reason is ``ambiguous_shopper`` when the units do not divide one
+        per grabbing account, and None otherwise.
+        """
         chosen = accounts[0] if accounts else None
         if action != TAKE or best.qty < 2 or chosen is None or chosen.reach is None:
             return [(chosen, best.qty)], None
@@ -540,9 +549,9 @@ class FusionEngine:
         if not extra:
             return [(chosen, best.qty)], None
         # Each grab moved at least one unit, but the merged change does not
-        # show how many each. With more grabbing accounts than units, which of
-        # them took nothing is a guess, and with fewer, which of them took
-        # the remaining units is a guess (they go to the chosen account).
+        # show how many each moved. With more grabbing accounts than units,
+        # which of them took nothing is a guess. With fewer, which of them
+        # took the remaining units is a guess, and those go to the chosen one.
         reason = AMBIGUOUS_SHOPPER if len(extra) != best.qty - 1 else None
         extra = extra[: best.qty - 1]
         logger.info(
@@ -590,10 +599,10 @@ class FusionEngine:
         if len(event.changes) < 2 or self.mode is AccountMode.ANONYMOUS:
             return []
 
-        # Plates with confident evidence of their own name their account: a
-        # plate that carried part of the change, and a wrist that came close
-        # enough to grab from it. A plate moved only by coupling, or a hand
-        # that stayed out of reach, is no evidence of who lifted the item.
+        # A plate names its account only with confident evidence of its own.
+        # It must carry part of the change, and a wrist must come close enough
+        # to grab from it. A plate moved only by coupling, or a hand that
+        # stayed out of reach, is no evidence of who lifted the item.
         # NOTE: below split_min_p a merged change of two shoppers' different
         # products stays whole and is read as units of one product.
         total = sum(abs(change.delta_g) for change in event.changes)
@@ -866,11 +875,12 @@ class FusionEngine:
     def review_silent_plates(
         self, account: str, tracks: Iterable[str], silent: Mapping[str, float]
     ) -> list[DecidedEvent]:
-        """Add a ``sensor_fault`` unit for each silent plate the account reached.
+        """Add a ``sensor_fault`` take for each silent plate the account reached.
 
         ``silent`` maps plates that stopped reporting to their last reading.
         Call it once the account's visit is over. Each (account, plate) pair
-        is added once. Returns the added takes.
+        is added once. A take of qty 0 only flags the line of a take that the
+        plate measured before it stopped. Returns the added takes.
         """
         if account in self.store.staff_accounts:
             return []
@@ -889,7 +899,7 @@ class FusionEngine:
         for event in added:
             logger.warning(
                 "store %s: plate %s stopped reporting at t=%.2f while account %s "
-                "reached it; %s sku %s goes to review as %s",
+                "reached it, so %s sku %s goes to review as %s",
                 self.store.info.id,
                 event.plate,
                 event.t,
@@ -922,6 +932,7 @@ class FusionEngine:
         tracks = self.tracks_by_account()
         names = list(tracks)
         if self.mode is AccountMode.GATES:
+            # Cart accounts outside ``entered_at`` still list their bound tracks.
             tracks = {
                 name: list(ts) for name, ts in self.accounts.account_tracks.items()
             }

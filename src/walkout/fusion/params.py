@@ -134,8 +134,9 @@ class FusionParams:
     """
 
     silent_wrist_lead_s: float = 0.25
-    """How long before a plate's last reading a wrist within ``max_reach_m``
-    still counts as at the plate when it stopped reporting (seconds).
+    """Time before a plate's last reading during which a wrist within
+    ``max_reach_m`` still counts as at the plate when it stopped reporting
+    (seconds).
 
     It covers a few missed pose samples. A visit with such a wrist goes to
     review as ``sensor_fault`` when the plate does not report again before
@@ -312,8 +313,8 @@ class FusionParams:
     """
 
     grab_min_dwell_s: float = 0.4
-    """Shortest reach, from arrival to leaving, of a second shopper's hand
-    that gets one unit of a multi-unit change.
+    """Minimum reach duration, from arrival to leaving, of a second shopper's
+    hand that gets one unit of a multi-unit change (seconds).
 
     Lifting an item takes the hand to it, closes the grip and lifts, so the
     wrist stays at the plate for most of a second (an estimate). The

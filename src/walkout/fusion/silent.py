@@ -62,11 +62,13 @@ def unmeasured_takes(
     ``silent`` maps plates to their last reading. A wrist counts when it
     was within ``max_reach_m`` of the plate at that reading or later
     (``silent_wrist_lead_s`` earlier at most). The take is one unit of the
-    product with the most units on the plate (else a planogram product of
-    the plate), with product probability 0. A take in ``decided`` by the
-    account on that plate or a neighbour, from a reach that lasted until the
-    wrist's arrival, shows that this hand's grab was measured. The returned
-    take then has qty 0 and only flags the line of the measured take's sku.
+    product with the most units on the plate, or else of a planogram product
+    of the plate, with product probability 0.
+
+    A take in ``decided`` by the account on that plate or a neighbour, from
+    a reach that lasted until the wrist's arrival, shows that this hand's
+    grab was measured. The returned take then has qty 0 and only flags the
+    line of the measured take's sku.
     """
     tracks = [track for track in tracks if track in poses.tracks]
     decided = list(decided)
@@ -128,12 +130,12 @@ def _arrival_t(
     start: float,
     params: FusionParams,
 ) -> float | None:
-    """Return when a wrist that was within reach of ``plate`` at ``start`` or
-    later arrived there, or None when no wrist was.
+    """Return when a wrist within reach of ``plate`` at or after ``start`` arrived.
 
     The arrival is the first sample of the unbroken run of in-reach samples
     that lasts until ``start`` (or begins after it), so an arm that is
     withdrawing when the plate stops dates from its reach to the plate.
+    Returns None when no wrist was within reach.
     """
     arrival: float | None = None
     for track in tracks:

@@ -10,7 +10,7 @@ been seen. An event is decided once every reporting plate is final past its
 end by ``group_margin_s`` more, so that no later change can still join it,
 and events are handed out in the order replay decides them (by end, then
 start). Each event is handed out once. A change across a reading gap starts
-before the gap and can be far longer than other changes, so after a plate
+before the gap and can be far longer than other changes. So after a plate
 resumes, nothing later than the start of its gap is decided until the change
 across the gap is final.
 

@@ -109,13 +109,14 @@ class DetectorParams:
     lowering it can report an intermediate pause as its own change."""
 
     min_edge_stable_s: float = 0.1
-    """Shortest settled run that counts as a stable level where a gap or the
-    end of the readings cuts it short. A plate that stops reporting soon
-    after a take leaves only a fraction of a second at the new level before
-    the gap, and without this run the take has no level after it when the
-    readings never resume. Raising it drops such takes. Lowering it lets a
-    few quiet readings mid-transient pass as a level, which gives a change of
-    the wrong size."""
+    """Minimum length of a settled run, in seconds, that counts as a stable
+    level where a gap or the end of the readings cuts it short.
+
+    A plate that stops reporting soon after a take leaves only a fraction of
+    a second at the new level before the gap. Without this run the take has
+    no level after it when the readings never resume. Raising it drops such
+    takes. Lowering it lets a few quiet readings mid-transient pass as a
+    level, which gives a change of the wrong size."""
 
     level_window_s: float = 1.0
     """Length of the part of a stable stretch next to a change whose mean is
@@ -597,15 +598,17 @@ def _gap_window(
     and those after the last gap and before the next stretch (``post``) are
     compared with the old and the new level. Each side's level is the median
     of the filtered readings next to the gap, or the stretch's own level when
-    the side has no readings. The change was complete before the gap when
-    ``pre`` already sits at the new level, and it came after the gap when
-    ``post`` still sits at the old level. Otherwise it happened, at least in
-    part, while the plate sent nothing, so the window spans the gap. It
-    starts at the last reading before the gap, or earlier where ``pre``
-    leaves the old level. It ends at the first reading after the gap, or
-    later where ``post`` is still settling. A level counts as reached within
-    the step limit (``step_fraction`` of ``min_delta_g``), or within half the
-    change when the change is smaller than twice that.
+    the side has no readings.
+
+    The change was complete before the gap when ``pre`` already sits at the
+    new level, and it came after the gap when ``post`` still sits at the old
+    level. Otherwise it happened, at least in part, while the plate sent
+    nothing, so the window spans the gap. It starts at the last reading
+    before the gap, or earlier where ``pre`` leaves the old level. It ends at
+    the first reading after the gap, or later where ``post`` is still
+    settling. A level counts as reached within the step limit
+    (``step_fraction`` of ``min_delta_g``), or within half the change when
+    the change is smaller than twice that.
     """
     t, smooth, half = analysis.t, analysis.smooth, analysis.half_window
     a = int(analysis.ends[boundary])
@@ -616,16 +619,13 @@ def _gap_window(
 
     has_pre = first_break > a
     has_post = b >= last_break
-    level_pre = (
-        float(np.median(smooth[max(a, first_break - half) : first_break]))
-        if has_pre
-        else old
-    )
-    level_post = (
-        float(np.median(smooth[last_break : min(b + 1, last_break + half)]))
-        if has_post
-        else new
-    )
+    level_pre, level_post = old, new
+    if has_pre:
+        pre = smooth[max(a, first_break - half) : first_break]
+        level_pre = float(np.median(pre))
+    if has_post:
+        post = smooth[last_break : min(b + 1, last_break + half)]
+        level_post = float(np.median(post))
 
     if has_pre and abs(level_pre - new) < limit:
         return _unsettled_window(analysis, a, first_break - 1)
